@@ -15,13 +15,19 @@ from composer_cutmix.functional import (
     sample_params,
     sample_params_elem,
 )
-from composer_cutmix.loss import LossIncompatibleError, attach_dense_loss, dense_cross_entropy
+from composer_cutmix.loss import (
+    DenseCrossEntropyLoss,
+    LossIncompatibleError,
+    attach_dense_loss,
+    dense_cross_entropy,
+)
 from composer_cutmix.metrics import dominant_label, score_against_dominant_label
 
 __all__ = [
     'CutMix',
     'CutMixElemParams',
     'CutMixParams',
+    'DenseCrossEntropyLoss',
     'LossIncompatibleError',
     '__version__',
     'apply_cutmix',

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['LossIncompatibleError', 'attach_dense_loss', 'dense_cross_entropy']
+__all__ = ['DenseCrossEntropyLoss', 'LossIncompatibleError', 'attach_dense_loss', 'dense_cross_entropy']
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,31 @@ def dense_cross_entropy(
     )
 
 
+class DenseCrossEntropyLoss(torch.nn.Module):
+    """:func:`dense_cross_entropy` as a module, so class weights follow the model across devices.
+
+    Example:
+        >>> loss = DenseCrossEntropyLoss(label_smoothing=0.1)
+        >>> float(loss(torch.zeros(2, 4), torch.tensor([0, 3]))) > 0
+        True
+    """
+
+    def __init__(self, *, label_smoothing: float = 0.0, reduction: str = 'mean', weight: Optional[Tensor] = None,
+                 ignore_index: int = -100) -> None:
+        super().__init__()
+        self.label_smoothing = label_smoothing
+        self.reduction = reduction
+        self.ignore_index = ignore_index
+        self.register_buffer('weight', None if weight is None else weight.detach().clone())
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        return dense_cross_entropy(logits, target, label_smoothing=self.label_smoothing, reduction=self.reduction,
+                                   weight=self.weight, ignore_index=self.ignore_index)
+
+    def extra_repr(self) -> str:
+        return f'label_smoothing={self.label_smoothing}, reduction={self.reduction!r}'
+
+
 def _describe(fn: Any) -> str:
     if isinstance(fn, functools.partial):
         return f'partial({_describe(fn.func)})'
@@ -117,13 +142,20 @@ def _probe(loss_fn: Callable, num_classes: int) -> Optional[str]:
     return None
 
 
+def _set_loss(model: Any, loss: torch.nn.Module) -> None:
+    # ComposerClassifier keeps its loss as ``_loss_fn``; a module loss is a registered child, so replace it whole.
+    if '_loss_fn' in model._modules:
+        del model._modules['_loss_fn']
+    model._loss_fn = loss
+
+
 def attach_dense_loss(model: Any, num_classes: int) -> str:
     """Makes a Composer model's loss accept the ``(N, num_classes)`` targets CutMix produces.
 
     For a :class:`composer.models.ComposerClassifier` the loss function is inspected:
 
     * Composer's ``soft_cross_entropy``, ``torch.nn.CrossEntropyLoss`` (its ``label_smoothing``, ``weight`` and
-      ``reduction`` kept) and ``F.cross_entropy`` are replaced by :func:`dense_cross_entropy`;
+      ``reduction`` kept) and ``F.cross_entropy`` are replaced by :class:`DenseCrossEntropyLoss`;
     * losses that take dense targets as they are (:func:`dense_cross_entropy`, ``BCEWithLogitsLoss`` for
       multi-label targets, or any callable that passes a one-batch probe) are kept;
     * anything else raises :class:`LossIncompatibleError` saying what to do.
@@ -140,18 +172,17 @@ def attach_dense_loss(model: Any, num_classes: int) -> str:
         return f'{type(model).__name__} is not a ComposerClassifier: its own loss() must accept dense targets'
     fn = model._loss_fn
     base = fn.func if isinstance(fn, functools.partial) else fn
-    if base is dense_cross_entropy:
+    if isinstance(fn, DenseCrossEntropyLoss) or base is dense_cross_entropy:
         return 'loss is already dense_cross_entropy'
     if base is soft_cross_entropy or base is F.cross_entropy:
         kwargs = dict(fn.keywords) if isinstance(fn, functools.partial) else {}
         kwargs = {k: v for k, v in kwargs.items() if k in ('label_smoothing', 'reduction', 'weight', 'ignore_index')}
-        model._loss_fn = functools.partial(dense_cross_entropy, **kwargs)
-        return f'replaced {_describe(fn)} with dense_cross_entropy({kwargs})'
+        _set_loss(model, DenseCrossEntropyLoss(**kwargs))
+        return f'replaced {_describe(fn)} with {model._loss_fn}'
     if isinstance(fn, torch.nn.CrossEntropyLoss):
-        kwargs = {'label_smoothing': fn.label_smoothing, 'reduction': fn.reduction, 'weight': fn.weight}
-        model._loss_fn = functools.partial(dense_cross_entropy, **kwargs)
-        shown = {k: v for k, v in kwargs.items() if k != 'weight'}
-        return f'replaced CrossEntropyLoss with dense_cross_entropy({shown}, weight={"set" if fn.weight is not None else None})'
+        _set_loss(model, DenseCrossEntropyLoss(label_smoothing=fn.label_smoothing, reduction=fn.reduction,
+                                               weight=fn.weight, ignore_index=fn.ignore_index))
+        return f'replaced {fn} with {model._loss_fn}'
     if isinstance(fn, torch.nn.BCEWithLogitsLoss) or base is F.binary_cross_entropy_with_logits:
         return 'kept BCEWithLogitsLoss (takes dense and multi-label targets)'
     why = _probe(fn, num_classes)

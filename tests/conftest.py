@@ -1,0 +1,73 @@
+"""Shared fixtures: tiny real models and data, and a callback that records what the trainer saw."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from composer.core import Callback, State
+from composer.loggers import Logger
+from torch.utils.data import DataLoader, TensorDataset
+
+N_CLASSES = 5
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason='needs a CUDA device (gpu marker)')
+    for item in items:
+        if 'gpu' in item.keywords:
+            item.add_marker(skip)
+
+
+class Recorder(Callback):
+    """Records copies of the batch, outputs and loss at the events a test asks for."""
+
+    def __init__(self, algorithm=None) -> None:
+        self.algorithm = algorithm
+        self.batches: list = []
+        self.params: list = []
+        self.microbatches: list = []
+        self.outputs: list = []
+        self.losses: list = []
+        self.eval_batches: list = []
+
+    def after_dataloader(self, state: State, logger: Logger) -> None:
+        self.batches.append(copy.deepcopy(state.batch))
+        if self.algorithm is not None:
+            self.params.append(self.algorithm.last_params)
+
+    def before_forward(self, state: State, logger: Logger) -> None:
+        self.microbatches.append(copy.deepcopy(state.batch))
+
+    def after_forward(self, state: State, logger: Logger) -> None:
+        self.outputs.append(state.outputs.detach().clone())
+
+    def before_backward(self, state: State, logger: Logger) -> None:
+        self.losses.append(state.loss.detach().clone())
+
+    def eval_before_forward(self, state: State, logger: Logger) -> None:
+        self.eval_batches.append(copy.deepcopy(state.batch))
+
+
+def tiny_data(n: int = 32, channels: int = 1, h: int = 8, w: int = 6, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, channels, h, w, generator=g)
+    y = torch.randint(0, N_CLASSES, (n,), generator=g)
+    return X, y
+
+
+def tiny_loader(X, y, batch_size: int = 8, collate_fn=None) -> DataLoader:
+    return DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=False, collate_fn=collate_fn)
+
+
+def tiny_net(in_features: int) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(in_features, N_CLASSES))
+
+
+@pytest.fixture
+def data():
+    return tiny_data()
