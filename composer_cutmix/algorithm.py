@@ -16,6 +16,7 @@ from composer_cutmix.functional import (
     CutMixElemParams,
     CutMixParams,
     _check_mode,
+    _to_device,
     apply_cutmix,
     apply_cutmix_elem,
     check_alpha,
@@ -28,7 +29,7 @@ from composer_cutmix.functional import (
     sample_params_elem,
 )
 from composer_cutmix.loss import attach_dense_loss
-from composer_cutmix.metrics import score_against_dominant_label, takes_index_targets
+from composer_cutmix.metrics import score_against_dominant_label, takes_index_targets, takes_multilabel_targets
 
 __all__ = ['CutMix']
 
@@ -195,7 +196,7 @@ class CutMix(Algorithm):
         if self.target_type != 'labels' or not state.train_metrics:
             return
         for name, metric in state.train_metrics.items():
-            if takes_index_targets(metric) and score_against_dominant_label(metric):
+            if (takes_index_targets(metric) or takes_multilabel_targets(metric)) and score_against_dominant_label(metric):
                 log.info('CutMix: training metric %s is scored against each sample\'s dominant label.', name)
 
     def _seed(self, seed: int) -> None:
@@ -319,7 +320,7 @@ class CutMix(Algorithm):
         if y.ndim != 1:
             raise ValueError('interpolate_loss=True needs (N,) index targets; dense targets are mixed directly.')
         self._y_a = y
-        self._y_b = y.index_select(0, params.indices.to(y.device, non_blocking=True))
+        self._y_b = y.index_select(0, _to_device(params.indices, y.device))
         self._lam = params.lam
         # The batch carries each sample's dominant label, so training metrics score what mostly fills the image.
         return self._y_a if params.lam >= 0.5 else self._y_b

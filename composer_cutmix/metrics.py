@@ -16,7 +16,13 @@ from typing import Any
 from torch import Tensor
 from torchmetrics import Metric
 
-__all__ = ['dominant_label', 'score_against_dominant_label', 'takes_index_targets']
+__all__ = [
+    'dominant_label',
+    'present_labels',
+    'score_against_dominant_label',
+    'takes_index_targets',
+    'takes_multilabel_targets',
+]
 
 _FLAG = '_cutmix_dominant_label'
 
@@ -26,16 +32,32 @@ def dominant_label(target: Tensor) -> Tensor:
     return target.argmax(dim=1)
 
 
+def present_labels(target: Tensor) -> Tensor:
+    """Mixed multi-label targets -> 0/1 labels: a label is present when it covers at least half of the picture."""
+    return (target >= 0.5).long()
+
+
+def _is_torchmetrics(metric: Metric, prefix: str) -> bool:
+    return type(metric).__module__.startswith('torchmetrics') and type(metric).__name__.startswith(prefix)
+
+
 def takes_index_targets(metric: Metric) -> bool:
     """True for torchmetrics' multiclass metrics, which need index targets."""
-    return type(metric).__module__.startswith('torchmetrics') and type(metric).__name__.startswith('Multiclass')
+    return _is_torchmetrics(metric, 'Multiclass')
+
+
+def takes_multilabel_targets(metric: Metric) -> bool:
+    """True for torchmetrics' multilabel metrics, which need 0/1 targets."""
+    return _is_torchmetrics(metric, 'Multilabel')
 
 
 def score_against_dominant_label(metric: Metric) -> bool:
-    """Makes ``metric.update`` turn dense targets into dominant labels; idempotent.
+    """Makes ``metric.update`` turn mixed targets back into hard ones; idempotent.
 
-    Index targets pass through unchanged, so the metric still scores unmixed batches as before. The metric's
-    state, ``state_dict`` and checkpoint format are untouched.
+    Multiclass metrics get each sample's dominant label (:func:`dominant_label`), multilabel metrics the labels
+    covering at least half of the picture (:func:`present_labels`). Hard targets pass through unchanged, so the
+    metric still scores unmixed batches as before. The metric's state, ``state_dict`` and checkpoint format are
+    untouched.
 
     Returns:
         True if the metric was changed now, False if it already was.
@@ -43,11 +65,12 @@ def score_against_dominant_label(metric: Metric) -> bool:
     if getattr(metric, _FLAG, False):
         return False
     update = metric.update
+    harden = present_labels if takes_multilabel_targets(metric) else dominant_label
 
     def update_with_dominant_label(preds: Any, target: Any, *args: Any, **kwargs: Any) -> None:
         if isinstance(target, Tensor) and isinstance(preds, Tensor):
             if target.is_floating_point() and target.ndim == preds.ndim and target.ndim >= 2:
-                target = dominant_label(target)
+                target = harden(target)
         return update(preds, target, *args, **kwargs)
 
     metric.update = update_with_dominant_label

@@ -15,7 +15,7 @@ from composer.models import ComposerClassifier, ComposerModel
 from torch.utils.data import DataLoader, Dataset
 from torchmetrics.classification import MulticlassAccuracy
 
-from composer_cutmix import CutMix, CutMixParams, DenseCrossEntropyLoss, apply_cutmix, dense_cross_entropy
+from composer_cutmix import CutMix, CutMixParams, DenseCrossEntropyLoss, apply_cutmix, cutmix_batch, dense_cross_entropy
 from tests.conftest import N_CLASSES, Recorder, tiny_data, tiny_loader, tiny_net
 
 
@@ -474,3 +474,39 @@ def test_runs_only_on_its_events():
     assert not cutmix.match(Event.BEFORE_FORWARD, None) and not cutmix.match(Event.EVAL_BEFORE_FORWARD, None)
     assert not cutmix.match(Event.BEFORE_BACKWARD, None)
     assert CutMix(10, interpolate_loss=True).match(Event.BEFORE_BACKWARD, None)
+
+
+def test_multilabel_targets_with_bce_and_multilabel_metrics():
+    from torchmetrics.classification import MultilabelAccuracy
+
+    g = torch.Generator().manual_seed(2)
+    X = torch.randn(16, 1, 8, 6, generator=g)
+    y = (torch.rand(16, N_CLASSES, generator=g) < 0.4).long()
+    model = ComposerClassifier(tiny_net(48), num_classes=N_CLASSES, loss_fn=torch.nn.BCEWithLogitsLoss(),
+                               train_metrics=MultilabelAccuracy(num_labels=N_CLASSES))
+    cutmix = CutMix(N_CLASSES)
+    rec = Recorder(cutmix)
+    trainer = make_trainer(X, y, [cutmix], model=model, callbacks=[rec], batch_size=16, max_duration='1ba')
+    trainer.fit()
+    p = rec.params[0]
+    dense = rec.batches[0][1]
+    torch.testing.assert_close(dense, p.lam * y.float() + (1 - p.lam) * y[p.indices].float())
+    torch.testing.assert_close(rec.losses[0], F.binary_cross_entropy_with_logits(rec.outputs[0], dense))
+    expected = MultilabelAccuracy(num_labels=N_CLASSES)(rec.outputs[0], (dense >= 0.5).long())
+    torch.testing.assert_close(trainer.state.train_metric_values['MultilabelAccuracy'], expected)
+
+
+def test_bf16_batches_under_cpu_autocast(data):
+    # Composer offers amp_bf16 on GPUs only (tests/test_gpu.py runs it there); on the CPU, torch.autocast
+    # exercises the same dtypes: bf16 inputs are mixed as bf16, the loss is accumulated in fp32.
+    X, y = data
+    Xb = X[:8].bfloat16()
+    net = tiny_net(48)
+    Xm, ym = cutmix_batch(Xb, y[:8], N_CLASSES, bbox=(0, 0, 4, 3), indices=torch.arange(8).flip(0))
+    assert Xm.dtype == torch.bfloat16 and ym.dtype == torch.float32
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        logits = net(Xm)
+        loss = dense_cross_entropy(logits, ym)
+    assert logits.dtype == torch.bfloat16 and loss.dtype == torch.float32
+    loss.backward()
+    torch.testing.assert_close(loss, F.cross_entropy(logits.float(), ym))
