@@ -1,0 +1,483 @@
+"""The typed schema of a YAML run, and :func:`load_config`: YAML + ``key=value`` overrides -> checked config.
+
+A run is one YAML file whose keys are the fields of :class:`RunConfig`; anything on the command line of the
+form ``train_data.batch_size=64`` is merged on top (OmegaConf dotlist syntax). The result is validated against
+the dataclasses below: an unknown key, a value of the wrong type, or an unknown model, data set, algorithm,
+optimizer, scheduler or precision raises :class:`ConfigError` with one paragraph naming the key, the value
+given and what is accepted.
+
+Example:
+    >>> cfg = config_from_dict({'train_data': {'name': 'synthetic'}, 'max_duration': '2ba'})
+    >>> cfg.model.name, cfg.train_data.batch_size, cfg.run_folder
+    ('cifar_resnet', 128, 'runs/run')
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from typing import Any, Optional, Union
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
+
+from composer_cutmix.errors import ConfigError, DataNotFoundError
+
+__all__ = [
+    'DEVICES',
+    'OPTIMIZERS',
+    'PRECISIONS',
+    'SCHEDULERS',
+    'ConfigError',
+    'DataConfig',
+    'DataNotFoundError',
+    'LoggersConfig',
+    'ModelConfig',
+    'OptimizerConfig',
+    'RunConfig',
+    'SchedulerConfig',
+    'coerce',
+    'config_from_dict',
+    'load_config',
+    'resolve_device',
+    'validate',
+]
+
+DEVICES = ('auto', 'cpu', 'gpu', 'mps')
+PRECISIONS = ('fp32', 'amp_bf16', 'amp_fp16')
+OPTIMIZERS = ('sgd', 'adamw')
+SCHEDULERS = ('cosine', 'multistep', 'constant')
+
+
+@dataclass
+class ModelConfig:
+    """``model:`` the network and its size.
+
+    Attributes:
+        name: ``cifar_resnet``, a torchvision classifier (``resnet18``, ``resnet50``...), or ``timm:<name>``.
+        num_classes: outputs of the classifier; also CutMix's ``num_classes`` unless the algorithm sets one.
+        in_channels: image channels (1 for Fashion-MNIST, 3 for CIFAR and ImageNet).
+        depth: ``cifar_resnet`` only: ``6n + 2`` layers (8, 20, 56, 110...).
+        width: ``cifar_resnet`` only: channels of the first stage (16 in the paper).
+        kwargs: extra keyword arguments for torchvision's ``get_model`` or timm's ``create_model``.
+    """
+
+    name: str = 'cifar_resnet'
+    num_classes: int = 10
+    in_channels: int = 1
+    depth: int = 8
+    width: int = 16
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DataConfig:
+    """``train_data:`` / ``eval_data:`` a data set and how it is loaded.
+
+    Attributes:
+        name: ``fashion_mnist``, ``cifar10``, ``cifar100``, ``imagefolder`` or ``synthetic``.
+        root: where the files are; ``None`` uses the data set's default (Fashion-MNIST:
+            ``/usr/share/datasets/fashion-mnist``; CIFAR: ``data/cifar``).
+        batch_size: samples per batch on each process (the global batch is ``batch_size * world_size``).
+        num_workers: DataLoader worker processes; 0 loads in the training process (fastest for in-memory sets).
+        augment: training augmentation (random crop with padding and horizontal flip; RandomResizedCrop for
+            ``imagefolder``). Ignored for evaluation.
+        download: let torchvision download Fashion-MNIST or CIFAR into ``root`` when missing (needs a network).
+        subset: keep only the first ``subset`` samples.
+        num_samples: ``synthetic`` only: number of samples.
+        image_size: ``synthetic``: side of the square images; ``imagefolder``: the crop size (224).
+        channels: ``synthetic`` only: image channels.
+        num_classes: ``synthetic`` only: number of classes.
+        drop_last: drop the last incomplete batch; ``None`` drops it for training only.
+    """
+
+    name: str = 'fashion_mnist'
+    root: Optional[str] = None
+    batch_size: int = 128
+    num_workers: int = 0
+    augment: bool = True
+    download: bool = False
+    subset: Optional[int] = None
+    num_samples: int = 512
+    image_size: int = 28
+    channels: int = 1
+    num_classes: int = 10
+    drop_last: Optional[bool] = None
+
+
+@dataclass
+class OptimizerConfig:
+    """``optimizer:`` ``sgd`` (momentum, optionally Nesterov) or ``adamw``.
+
+    ``weight_decay`` is PyTorch's: coupled L2 for SGD, decoupled for AdamW.
+    """
+
+    name: str = 'sgd'
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5.0e-4
+    nesterov: bool = True
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+
+
+@dataclass
+class SchedulerConfig:
+    """``scheduler:`` the learning-rate schedule, one of Composer's.
+
+    Attributes:
+        name: ``cosine`` (CosineAnnealingWithWarmupScheduler), ``multistep`` (MultiStepWithWarmupScheduler) or
+            ``constant`` (ConstantWithWarmupScheduler).
+        t_warmup: linear warmup length, a Composer time (``'1ep'``, ``'200ba'``, ``'0.05dur'``).
+        alpha_f: ``cosine``: final learning rate as a fraction of the initial one.
+        milestones: ``multistep``: times at which the rate is multiplied by ``gamma`` (``['150ep', '225ep']``).
+        gamma: ``multistep``: the factor.
+    """
+
+    name: str = 'cosine'
+    t_warmup: str = '0ba'
+    alpha_f: float = 0.0
+    milestones: list[str] = field(default_factory=list)
+    gamma: float = 0.1
+
+
+@dataclass
+class LoggersConfig:
+    """``loggers:`` where metrics go.
+
+    Attributes:
+        progress_bar: Composer's progress bar (on stderr); ``None`` shows it when stdout is a terminal and
+            otherwise prints one plain line per ``console_log_interval`` to stdout.
+        console_log_interval: how often the plain console logger prints (``'1ep'``, ``'100ba'``).
+        metrics_jsonl: write ``{run_folder}/metrics.jsonl``, one JSON object per logging step.
+        speed_monitor: log throughput and wall-clock time (Composer's SpeedMonitor).
+        text_log: also keep Composer's FileLogger text log in ``{run_folder}/log.txt``.
+    """
+
+    progress_bar: Optional[bool] = None
+    console_log_interval: str = '1ep'
+    metrics_jsonl: bool = True
+    speed_monitor: bool = True
+    text_log: bool = False
+
+
+@dataclass
+class RunConfig:
+    """The whole run: one YAML file's top-level keys.
+
+    Attributes:
+        run_name: the run's name; defaults to the YAML file's stem.
+        run_folder: where ``metrics.jsonl`` and ``config.yaml`` go; defaults to ``runs/{run_name}``.
+        seed: seeds Composer (model init, CutMix draws, shuffling, augmentation).
+        device: ``auto`` (gpu when CUDA is available, else cpu), ``cpu``, ``gpu`` or ``mps``.
+        precision: ``fp32``, ``amp_bf16`` or ``amp_fp16``.
+        max_duration: a Composer time: ``'3ep'``, ``'2ba'`` (a smoke run), ``'10000sp'``.
+        eval_interval: how often to evaluate (``'1ep'``, ``'500ba'``).
+        device_train_microbatch_size: split each batch for gradient accumulation (an int, or ``'auto'``).
+        model, train_data, eval_data, optimizer, scheduler, loggers: see their classes; ``eval_data: null``
+            turns evaluation off.
+        algorithms: ``name: {kwargs}`` for each algorithm, e.g. ``cutmix: {alpha: 1.0}`` (see
+            :mod:`composer_cutmix.registry`); ``name: false`` turns one off (``algorithms.cutmix=false`` on the
+            command line: the baseline of a CutMix YAML).
+        save_folder: where checkpoints go (``null``: none), e.g. ``${run_folder}/checkpoints``.
+        save_interval: how often to checkpoint (``'1ep'``).
+        save_num_checkpoints_to_keep: ``-1`` keeps all.
+        save_overwrite: overwrite existing checkpoints of the same name.
+        load_path: a checkpoint to resume from (model, optimizer, algorithms' state, timestamp).
+        load_weights_only: load only the weights from ``load_path`` (fine-tuning rather than resuming).
+    """
+
+    run_name: Optional[str] = None
+    run_folder: Optional[str] = None
+    seed: int = 17
+    device: str = 'auto'
+    precision: str = 'fp32'
+    max_duration: str = '3ep'
+    eval_interval: str = '1ep'
+    device_train_microbatch_size: Optional[Union[int, str]] = None
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train_data: DataConfig = field(default_factory=DataConfig)
+    eval_data: Optional[DataConfig] = field(default_factory=DataConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    algorithms: dict[str, Any] = field(default_factory=dict)
+    loggers: LoggersConfig = field(default_factory=LoggersConfig)
+    save_folder: Optional[str] = None
+    save_interval: str = '1ep'
+    save_num_checkpoints_to_keep: int = -1
+    save_overwrite: bool = False
+    load_path: Optional[str] = None
+    load_weights_only: bool = False
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Turning OmegaConf's errors into one paragraph.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _accepted_keys(schema: type, dotted: str) -> Optional[list[str]]:
+    """The fields accepted at ``dotted`` (the parent of a bad key) in ``schema``, or None if not a dataclass."""
+    node: Any = schema
+    for part in [p for p in dotted.split('.') if p]:
+        if not is_dataclass(node):
+            return None
+        types = {f.name: f for f in fields(node)}
+        if part not in types:
+            return None
+        f = types[part]
+        if f.default_factory is MISSING:
+            return None  # a leaf (or a section without a default, which the schema does not have)
+        node = f.default_factory()  # type: ignore[misc]
+        node = type(node) if is_dataclass(node) and not isinstance(node, type) else node
+    return [f.name for f in fields(node)] if is_dataclass(node) else None
+
+
+def _type_of_field(schema: type, dotted: str) -> Optional[str]:
+    parts = dotted.split('.')
+    parent = _accepted_keys(schema, '.'.join(parts[:-1]))
+    if parent is None:
+        return None
+    node: Any = schema
+    for part in parts[:-1]:
+        f = {f.name: f for f in fields(node)}[part]
+        node = type(f.default_factory())  # type: ignore[misc]  # every section has a default_factory
+    f = {f.name: f for f in fields(node)}.get(parts[-1])
+    return None if f is None else str(f.type)
+
+
+def _rewrap(e: OmegaConfBaseException, where: str, schema: type) -> ConfigError:
+    full_key = str(getattr(e, 'full_key', '') or '')
+    if not full_key:  # "Merge error: str is not a subclass of ModelConfig": a section given as a scalar
+        text = str(e).replace('\n', ' ')
+        sections = [f.name for f in fields(schema) if f.default_factory is not MISSING
+                    and re.search(rf'\b{type(f.default_factory()).__name__}\b', text)]  # type: ignore[misc]
+        if not sections:
+            return ConfigError(f'{where or "config"}: {text}. Check that each section (model:, train_data:, ...) '
+                               f'is a mapping of keys to values.')
+        given = text.rsplit('value: ', 1)[-1] if 'value: ' in text else '?'
+        keys = _accepted_keys(schema, sections[0]) or []
+        return ConfigError(
+            f'config key {" or ".join(map(repr, sections))} expects a mapping with the keys {", ".join(keys)}, but '
+            f'got the scalar {given!r}. Write it as {sections[0]}: {{name: ...}} or override {sections[0]}.name=...',
+        )
+    key = f'{where}.{full_key}' if where and full_key else (full_key or where)
+    if isinstance(e, ConfigKeyError) or 'not in' in str(getattr(e, 'msg', '')):
+        parent = full_key.rsplit('.', 1)[0] if '.' in full_key else ''
+        accepted = _accepted_keys(schema, parent)
+        listing = f"Accepted keys{' under ' + parent if parent else ''}: {', '.join(accepted)}." if accepted else ''
+        return ConfigError(
+            f'unknown config key {key!r}. {listing} Check the spelling, or see composer_cutmix/config.py for the '
+            f'schema.',
+        )
+    value = getattr(e, 'value', None)
+    if hasattr(value, '_value'):  # an OmegaConf node: show what it holds
+        value = value._value()
+    section = _accepted_keys(schema, full_key) if full_key else None
+    if section is not None:
+        return ConfigError(
+            f'config key {key!r} expects a mapping with the keys {", ".join(section)}, but got {value!r} '
+            f'({type(value).__name__}). Write it as {full_key}: {{{section[0]}: ...}} or override {full_key}.'
+            f'{section[0]}=...',
+        )
+    expected = _type_of_field(schema, full_key) or 'the schema type'
+    expected = expected.replace('typing.', '').replace("<class '", '').replace("'>", '')
+    return ConfigError(
+        f'config key {key!r} expects {expected}, but got {value!r} ({type(value).__name__}). '
+        f'Fix the YAML or the override, e.g. {full_key or key}=<{expected}>.',
+    )
+
+
+def coerce(cfg: Any, schema: type, where: str = '') -> DictConfig:
+    """Returns ``cfg`` (a mapping, a DictConfig or a dataclass) as a DictConfig checked against ``schema``.
+
+    Raises:
+        ConfigError: for an unknown key or a value of the wrong type.
+    """
+    if isinstance(cfg, DictConfig) and OmegaConf.get_type(cfg) is schema:
+        return cfg
+    if cfg is None:
+        cfg = {}
+    if not isinstance(cfg, (Mapping, DictConfig)) and not is_dataclass(cfg):
+        raise ConfigError(f'{where or "config"} must be a mapping of keys to values, got {cfg!r}.')
+    try:
+        return OmegaConf.merge(OmegaConf.structured(schema), cfg)
+    except (ValidationError, ConfigKeyError, OmegaConfBaseException) as e:
+        raise _rewrap(e, where, schema) from None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Checking names and values OmegaConf's types cannot express.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _one_of(key: str, value: Any, accepted: Sequence[str]) -> None:
+    if value not in accepted:
+        raise ConfigError(f'{key}: unknown value {value!r}. Accepted: {", ".join(map(str, accepted))}.')
+
+
+def _time(key: str, value: Any, units: str = 'ep, ba, sp, dur') -> None:
+    from composer.core import Time
+
+    try:
+        Time.from_timestring(str(value))
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"{key}: {value!r} is not a Composer time. Write a number and a unit ({units}), e.g. '3ep', '2ba', "
+            f"'0.5dur'.",
+        ) from None
+
+
+def _positive(key: str, value: Any, low: int = 1) -> None:
+    if value is not None and value < low:
+        raise ConfigError(f'{key} must be >= {low}, got {value!r}.')
+
+
+def validate(cfg: DictConfig) -> DictConfig:
+    """Checks the names and values of a typed run config; returns it unchanged.
+
+    Raises:
+        ConfigError: naming the first bad key, the value given and what is accepted.
+    """
+    from composer_cutmix.data import check_dataset_name
+    from composer_cutmix.models import check_model_name
+    from composer_cutmix.registry import check_algorithm_names
+
+    _one_of('device', cfg.device, DEVICES)
+    _one_of('precision', cfg.precision, PRECISIONS)
+    _one_of('optimizer.name', cfg.optimizer.name, OPTIMIZERS)
+    _one_of('scheduler.name', cfg.scheduler.name, SCHEDULERS)
+    check_model_name(cfg.model.name)
+    for part in ('train_data', 'eval_data'):
+        data = cfg[part]
+        if data is None:
+            continue
+        check_dataset_name(data.name, f'{part}.name')
+        _positive(f'{part}.batch_size', data.batch_size)
+        _positive(f'{part}.subset', data.subset)
+        _positive(f'{part}.num_workers', data.num_workers, 0)
+    check_algorithm_names(list(cfg.algorithms.keys()))
+    for name, kwargs in cfg.algorithms.items():
+        if kwargs is not None and kwargs is not False and not isinstance(kwargs, (Mapping, DictConfig)):
+            raise ConfigError(
+                f'algorithms.{name}: expected a mapping of keyword arguments (null or {{}} for the defaults, false '
+                f'to turn it off), got {kwargs!r}. Example: algorithms: {{cutmix: {{alpha: 1.0}}}}.',
+            )
+    _time('max_duration', cfg.max_duration)
+    _time('eval_interval', cfg.eval_interval)
+    _time('save_interval', cfg.save_interval)
+    _time('scheduler.t_warmup', cfg.scheduler.t_warmup)
+    _time('loggers.console_log_interval', cfg.loggers.console_log_interval, 'ep, ba')
+    for i, m in enumerate(cfg.scheduler.milestones):
+        _time(f'scheduler.milestones[{i}]', m)
+    mb = cfg.device_train_microbatch_size
+    if isinstance(mb, str) and mb != 'auto':
+        raise ConfigError(f"device_train_microbatch_size must be a positive integer, 'auto' or null, got {mb!r}.")
+    if isinstance(mb, int):
+        _positive('device_train_microbatch_size', mb)
+    if cfg.optimizer.lr <= 0:
+        raise ConfigError(f'optimizer.lr must be > 0, got {cfg.optimizer.lr!r}.')
+    return cfg
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Loading.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _finish(cfg: DictConfig, default_name: str) -> DictConfig:
+    if cfg.run_name is None:
+        cfg.run_name = default_name
+    if cfg.run_folder is None:
+        cfg.run_folder = os.path.join('runs', cfg.run_name)
+    try:
+        OmegaConf.resolve(cfg)
+    except OmegaConfBaseException as e:
+        detail = getattr(e, 'msg', e)
+        raise ConfigError(f'config: cannot resolve an interpolation (${{...}}): {detail}') from None
+    return validate(cfg)
+
+
+def config_from_dict(data: Any, overrides: Sequence[str] = (), *, name: str = 'run') -> DictConfig:
+    """Builds a checked run config from a mapping (or a :class:`RunConfig`) and ``key=value`` overrides.
+
+    Args:
+        data: the run's keys, as in a YAML file.
+        overrides: dotted ``key=value`` strings merged on top.
+        name: the default ``run_name``.
+
+    Returns:
+        DictConfig: typed as :class:`RunConfig`, interpolations resolved.
+
+    Raises:
+        ConfigError: see :func:`validate`.
+    """
+    cfg = coerce(data, RunConfig)
+    cfg = _merge_overrides(cfg, overrides)
+    return _finish(cfg, name)
+
+
+def _merge_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
+    overrides = list(overrides)
+    for item in overrides:
+        if '=' not in item or item.startswith('='):
+            raise ConfigError(
+                f'override {item!r} is not of the form key=value. Write dotted keys, e.g. max_duration=2ba or '
+                f'train_data.batch_size=64.',
+            )
+    try:
+        dot = OmegaConf.from_dotlist(overrides)
+    except OmegaConfBaseException as e:
+        raise ConfigError(
+            f'cannot parse the overrides {overrides}: {e}. Write dotted keys, e.g. max_duration=2ba.',
+        ) from None
+    try:
+        return OmegaConf.merge(cfg, dot)
+    except OmegaConfBaseException as e:
+        err = _rewrap(e, '', RunConfig)
+        raise ConfigError(f'{err} (from the command-line overrides)') from None
+
+
+def load_config(path: Union[str, os.PathLike], overrides: Sequence[str] = ()) -> DictConfig:
+    """Loads a run's YAML file, merges ``key=value`` overrides and validates the result.
+
+    Args:
+        path: the YAML file. Its stem is the default ``run_name``.
+        overrides: dotted ``key=value`` strings (OmegaConf dotlist), e.g. ``['max_duration=2ba']``.
+
+    Returns:
+        DictConfig: typed as :class:`RunConfig`, with ``run_name`` and ``run_folder`` filled in and
+        interpolations such as ``${run_folder}`` resolved.
+
+    Raises:
+        ConfigError: the file is missing or not YAML, or a key, type or name is wrong.
+
+    Example:
+        >>> cfg = load_config('yamls/synthetic.yaml', ['max_duration=2ba', 'train_data.batch_size=8'])
+        >>> cfg.max_duration, cfg.train_data.batch_size, cfg.run_folder
+        ('2ba', 8, 'runs/synthetic')
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ConfigError(
+            f'config file {path!r} not found. Pass the path of a YAML file, e.g. yamls/fashion_mnist.yaml.',
+        )
+    try:
+        raw = OmegaConf.load(path)
+    except Exception as e:  # yaml's ScannerError/ParserError and OmegaConf's errors alike
+        raise ConfigError(f'cannot read {path!r} as YAML: {e}'.replace('\n', ' ')) from None
+    if not isinstance(raw, DictConfig):
+        raise ConfigError(
+            f'{path!r} must hold a mapping of keys (model:, train_data:, ...), got a {type(raw).__name__}.',
+        )
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return config_from_dict(raw, overrides, name=stem)
+
+
+def resolve_device(device: str) -> str:
+    """``'auto'`` -> ``'gpu'`` when CUDA is available, else ``'cpu'``; other values pass through."""
+    if device == 'auto':
+        import torch
+
+        return 'gpu' if torch.cuda.is_available() else 'cpu'
+    return device

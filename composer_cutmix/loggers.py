@@ -1,0 +1,287 @@
+"""Where a run's metrics go: ``metrics.jsonl``, the console, and the final table.
+
+:class:`JSONLinesLogger` is a Composer :class:`~composer.loggers.LoggerDestination` that writes one JSON object
+per logging step; :func:`build_loggers` picks Composer's progress bar on a terminal or one plain line per
+epoch elsewhere; :func:`format_metrics_table` renders the final train/eval table.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from composer.core import State, Time, TimeUnit
+from composer.loggers import FileLogger, Logger, LoggerDestination
+from composer.utils import dist
+
+__all__ = ['EpochLineLogger', 'JSONLinesLogger', 'build_loggers', 'format_metrics_table', 'summarize_metrics']
+
+
+def _to_number(value: Any) -> Optional[float]:
+    if hasattr(value, 'item') and getattr(value, 'numel', lambda: 1)() == 1:
+        value = value.item()
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        return float(value) if math.isfinite(value) else None
+    return None
+
+
+def _is_train_metric(name: str) -> bool:
+    return name == 'loss/train/total' or name.startswith('metrics/train/')
+
+
+class _EpochMeans:
+    """Means of the per-batch training metrics since the epoch began (Composer resets them every batch)."""
+
+    def _reset_means(self) -> None:
+        self._sums: dict[str, float] = {}
+        self._counts: dict[str, int] = {}
+
+    def _add(self, name: str, value: float) -> None:
+        self._sums[name] = self._sums.get(name, 0.0) + value
+        self._counts[name] = self._counts.get(name, 0) + 1
+
+    @property
+    def train_means(self) -> dict[str, float]:
+        """``{composer name: mean over this epoch's batches so far}`` for the training loss and metrics."""
+        return {k: v / self._counts[k] for k, v in self._sums.items()}
+
+
+class JSONLinesLogger(_EpochMeans, LoggerDestination):
+    """Writes ``metrics.jsonl``: one JSON object per logging step, on global rank 0.
+
+    Each line holds the training time (``epoch``, ``batch``, ``sample``), the seconds since the fit started
+    (``time_s``), and every metric Composer logged at that step under its Composer name
+    (``loss/train/total``, ``metrics/train/MulticlassAccuracy``, ``metrics/eval/MulticlassAccuracy``...). A
+    value that is not a finite number is written as ``null``.
+
+    Args:
+        path: the file (its folder is created); ``None`` writes nothing and only keeps :attr:`latest`.
+        append: keep the lines already in the file (a resumed run) instead of starting it anew.
+
+    Attributes:
+        latest: the last value of every metric logged (on every rank), for the final table.
+        train_means: the training loss and metrics averaged over the batches of the current (last) epoch.
+    """
+
+    def __init__(self, path: Optional[str], append: bool = False) -> None:
+        self.path = path
+        self.append = append
+        self.latest: dict[str, float] = {}
+        self._pending: dict[str, Optional[float]] = {}
+        self._file = None
+        self._t0 = time.perf_counter()
+        self._state: Optional[State] = None
+        self._reset_means()
+
+    def epoch_start(self, state: State, logger: Logger) -> None:
+        self._reset_means()
+
+    def init(self, state: State, logger: Logger) -> None:
+        del logger
+        self._state = state
+        self._t0 = time.perf_counter()
+        if self.path is not None and dist.get_global_rank() == 0:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            self._file = open(self.path, 'a' if self.append else 'w', encoding='utf-8')
+
+    def log_metrics(self, metrics: dict[str, Any], step: Optional[int] = None) -> None:
+        del step
+        for name, value in metrics.items():
+            number = _to_number(value)
+            self._pending[name] = number
+            if number is not None:
+                self.latest[name] = number
+                if _is_train_metric(name):
+                    self._add(name, number)
+
+    def _flush(self, state: State) -> None:
+        if not self._pending:
+            return
+        if self._file is not None:
+            ts = state.timestamp
+            line = {
+                'epoch': int(ts.epoch),
+                'batch': int(ts.batch),
+                'sample': int(ts.sample),
+                'time_s': round(time.perf_counter() - self._t0, 3),
+                **self._pending,
+            }
+            self._file.write(json.dumps(line) + '\n')
+            self._file.flush()
+        self._pending = {}
+
+    def batch_end(self, state: State, logger: Logger) -> None:
+        self._flush(state)
+
+    def epoch_end(self, state: State, logger: Logger) -> None:
+        self._flush(state)
+
+    def eval_end(self, state: State, logger: Logger) -> None:
+        self._flush(state)
+
+    def fit_end(self, state: State, logger: Logger) -> None:
+        self._flush(state)
+
+    def close(self, state: State, logger: Logger) -> None:
+        self._flush(state)
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class EpochLineLogger(_EpochMeans, LoggerDestination):
+    """Prints one plain line per epoch (and per evaluation) on global rank 0: for logs, CI and pipes.
+
+    Training loss and metrics are means over the epoch's batches so far (Composer computes them per batch).
+
+    ``[epoch 1/3 | batch 469 | 64.1 s] train loss 0.5123  MulticlassAccuracy 0.8123`` then
+    ``[epoch 1/3 | batch 469 | 69.0 s] eval  MulticlassAccuracy 0.8712  CrossEntropy 0.3610``.
+
+    Args:
+        interval: ``'1ep'`` (every epoch), ``'2ep'``, or ``'100ba'`` (every 100 batches).
+        stream: where to print; ``None`` is ``sys.stdout`` at print time.
+    """
+
+    def __init__(self, interval: str = '1ep', stream: Any = None) -> None:
+        self.interval = Time.from_input(interval, TimeUnit.EPOCH)
+        if self.interval.unit not in (TimeUnit.EPOCH, TimeUnit.BATCH) or self.interval.value < 1:
+            raise ValueError(f"console_log_interval must be a positive number of epochs or batches ('1ep', '100ba'), "
+                             f'got {interval!r}.')
+        self.stream = stream
+        self._eval: dict[str, float] = {}
+        self._reset_means()
+        self._t0 = time.perf_counter()
+        self._last_printed_batch = -1
+
+    def fit_start(self, state: State, logger: Logger) -> None:
+        self._t0 = time.perf_counter()
+
+    def epoch_start(self, state: State, logger: Logger) -> None:
+        self._reset_means()
+
+    def log_metrics(self, metrics: dict[str, Any], step: Optional[int] = None) -> None:
+        del step
+        for name, value in metrics.items():
+            number = _to_number(value)
+            if number is None:
+                continue
+            if _is_train_metric(name):
+                self._add(name, number)
+            elif name.startswith('metrics/'):
+                self._eval[name.split('/', 2)[2]] = number
+
+    def _print(self, state: State, phase: str, values: dict[str, float]) -> None:
+        if dist.get_global_rank() != 0 or not values:
+            return
+        ts, max_d = state.timestamp, state.max_duration
+        epoch = f'epoch {int(ts.epoch)}'
+        if max_d is not None and max_d.unit == TimeUnit.EPOCH:
+            epoch += f'/{int(max_d.value)}'
+        head = f'[{epoch} | batch {int(ts.batch)} | {time.perf_counter() - self._t0:.1f} s]'
+        body = '  '.join(f'{k} {v:.4f}' for k, v in values.items())
+        print(f'{head} {phase.ljust(5)} {body}', file=self.stream or sys.stdout, flush=True)
+
+    def _print_train(self, state: State) -> None:
+        means = {('loss' if k == 'loss/train/total' else k.split('/', 2)[2]): v for k, v in self.train_means.items()}
+        self._print(state, 'train', means)
+        self._last_printed_batch = int(state.timestamp.batch)
+
+    def batch_end(self, state: State, logger: Logger) -> None:
+        if self.interval.unit == TimeUnit.BATCH and int(state.timestamp.batch) % self.interval.value == 0:
+            self._print_train(state)
+
+    def epoch_end(self, state: State, logger: Logger) -> None:
+        if self.interval.unit == TimeUnit.EPOCH and int(state.timestamp.epoch) % self.interval.value == 0:
+            self._print_train(state)
+
+    def eval_start(self, state: State, logger: Logger) -> None:
+        self._eval = {}
+
+    def eval_end(self, state: State, logger: Logger) -> None:
+        if int(state.timestamp.batch) != self._last_printed_batch:
+            self._print_train(state)  # a run that ends between epochs still shows its training metrics
+        self._print(state, 'eval', self._eval)
+
+    def fit_end(self, state: State, logger: Logger) -> None:
+        if int(state.timestamp.batch) != self._last_printed_batch:
+            self._print_train(state)
+
+
+def build_loggers(cfg: Any, run_folder: str, *, append: bool = False) -> tuple[list[LoggerDestination], dict[str, Any]]:
+    """The logger destinations of a run, and the console arguments for :class:`composer.Trainer`.
+
+    Args:
+        cfg: a :class:`~composer_cutmix.config.LoggersConfig` (or a mapping with its keys).
+        run_folder: where ``metrics.jsonl`` (and ``log.txt``) go.
+        append: append to an existing ``metrics.jsonl`` (resuming).
+
+    Returns:
+        ``(destinations, trainer_kwargs)``: ``trainer_kwargs`` turns Composer's progress bar (drawn on stderr) on
+        or off. With ``progress_bar: null`` the bar is shown when stdout is a terminal; otherwise an
+        :class:`EpochLineLogger` prints one plain line per ``console_log_interval`` to stdout.
+    """
+    from composer_cutmix.config import LoggersConfig, coerce
+
+    cfg = coerce(cfg, LoggersConfig, 'loggers')
+    destinations: list[LoggerDestination] = []
+    if cfg.metrics_jsonl:
+        destinations.append(JSONLinesLogger(os.path.join(run_folder, 'metrics.jsonl'), append=append))
+    if cfg.text_log:
+        destinations.append(FileLogger(os.path.join(run_folder, 'log-rank{rank}.txt'), capture_stdout=False,
+                                       capture_stderr=False, overwrite=True))
+    bar = cfg.progress_bar if cfg.progress_bar is not None else sys.stdout.isatty()
+    if not bar:
+        destinations.append(EpochLineLogger(cfg.console_log_interval))
+    return destinations, {'progress_bar': bool(bar), 'log_to_console': False, 'console_stream': 'stderr'}
+
+
+def summarize_metrics(
+    latest: Mapping[str, float],
+    train_means: Optional[Mapping[str, float]] = None,
+) -> dict[str, float]:
+    """Composer's metric names -> ``{'train/loss', 'train/<Metric>', 'eval/<Metric>', ...}``.
+
+    Args:
+        latest: the last logged value of each metric.
+        train_means: if given, replaces the last (single-batch) training values by these epoch means.
+    """
+    out: dict[str, float] = {}
+    for name, value in {**latest, **(train_means or {})}.items():
+        parts = name.split('/')
+        if name == 'loss/train/total':
+            out['train/loss'] = value
+        elif len(parts) == 3 and parts[0] == 'metrics':
+            out[f'{parts[1]}/{parts[2]}'] = value
+    return dict(sorted(out.items(), key=lambda kv: (kv[0].split('/')[0] != 'train', kv[0])))
+
+
+def format_metrics_table(summary: Mapping[str, float], title: str = 'final metrics') -> str:
+    """A plain-text table: one row per metric, one column per phase (train, eval...).
+
+    Example:
+        >>> print(format_metrics_table({'train/loss': 0.5, 'eval/MulticlassAccuracy': 0.875}))
+        final metrics
+        metric                 train    eval
+        MulticlassAccuracy         -  0.8750
+        loss                  0.5000       -
+    """
+    phases: list[str] = []
+    rows: dict[str, dict[str, float]] = {}
+    for key, value in summary.items():
+        phase, _, metric = key.partition('/')
+        if phase not in phases:
+            phases.append(phase)
+        rows.setdefault(metric, {})[phase] = value
+    width = max([len('metric'), *map(len, rows)]) + 2
+    lines = [title, 'metric'.ljust(width) + ''.join(p.rjust(8) for p in phases)]
+    for metric in sorted(rows):
+        cells = ''.join((f'{rows[metric][p]:.4f}' if p in rows[metric] else '-').rjust(8) for p in phases)
+        lines.append(metric.ljust(width) + cells)
+    return '\n'.join(lines)

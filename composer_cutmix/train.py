@@ -1,0 +1,182 @@
+"""``train(cfg)``: a YAML run, wired from the builders into :class:`composer.Trainer`.
+
+Each builder makes one kind of object (:func:`~composer_cutmix.models.build_model`,
+:func:`~composer_cutmix.data.build_dataloader`, :func:`~composer_cutmix.registry.build_algorithms`,
+:func:`~composer_cutmix.optim.build_optimizer`, :func:`~composer_cutmix.optim.build_scheduler`,
+:func:`~composer_cutmix.loggers.build_loggers`); this module only connects them, writes the resolved config to
+``{run_folder}/config.yaml``, and prints the final table of train and eval metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from composer import Trainer
+from composer.callbacks import SpeedMonitor
+from composer.core import Callback
+from composer.utils import dist, reproducibility
+from omegaconf import DictConfig, OmegaConf
+
+from composer_cutmix.config import ConfigError, RunConfig, config_from_dict, resolve_device
+from composer_cutmix.data import DatasetInfo, build_dataloader
+from composer_cutmix.loggers import JSONLinesLogger, build_loggers, format_metrics_table, summarize_metrics
+from composer_cutmix.models import build_model
+from composer_cutmix.optim import build_optimizer, build_scheduler
+from composer_cutmix.registry import build_algorithms
+
+__all__ = ['build_trainer', 'train']
+
+log = logging.getLogger(__name__)
+
+
+def _as_config(cfg: Any) -> DictConfig:
+    if isinstance(cfg, DictConfig) and OmegaConf.get_type(cfg) is RunConfig:
+        return cfg
+    if isinstance(cfg, (Mapping, DictConfig, RunConfig)):
+        return config_from_dict(cfg)
+    raise ConfigError(
+        f'train() takes a run config (from load_config, a dict or a RunConfig), got {type(cfg).__name__}.',
+    )
+
+
+def _check_data_fits_model(cfg: DictConfig, info: DatasetInfo) -> None:
+    if info.channels != cfg.model.in_channels:
+        raise ConfigError(
+            f'model.in_channels is {cfg.model.in_channels} but {cfg.train_data.name} images have {info.channels} '
+            f'channel(s). Set model.in_channels={info.channels}.',
+        )
+    if len(info.classes) > cfg.model.num_classes:
+        raise ConfigError(
+            f'model.num_classes is {cfg.model.num_classes} but {cfg.train_data.name} has {len(info.classes)} classes. '
+            f'Set model.num_classes={len(info.classes)}.',
+        )
+
+
+def _device_and_precision(cfg: DictConfig) -> tuple[str, str]:
+    device = resolve_device(cfg.device)
+    if device == 'gpu':
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError('device=gpu but no CUDA device is available here. Use device=auto (gpu when there is '
+                              'one, else cpu) or device=cpu.')
+    precision = cfg.precision
+    if device == 'cpu' and precision != 'fp32':
+        if cfg.device != 'auto':
+            raise ConfigError(f'precision={precision} needs a GPU; with device=cpu use precision=fp32.')
+        log.warning('precision=%s needs a GPU and none is available: training in fp32 on the CPU.', precision)
+        precision = 'fp32'
+    return device, precision
+
+
+def build_trainer(cfg: Any, *, callbacks: Sequence[Callback] = ()) -> tuple[Trainer, JSONLinesLogger]:
+    """Builds the :class:`composer.Trainer` of a run without training.
+
+    Args:
+        cfg: a run config (:func:`~composer_cutmix.config.load_config`'s result, a mapping, or a RunConfig).
+        callbacks: extra Composer callbacks.
+
+    Returns:
+        ``(trainer, metrics)``: ``metrics.latest`` holds the last value of every logged metric.
+
+    Raises:
+        ConfigError, DataNotFoundError: a bad config or missing data, before anything is trained.
+    """
+    cfg = _as_config(cfg)
+    device, precision = _device_and_precision(cfg)
+    reproducibility.seed_all(cfg.seed)  # the model's initialisation, before the Trainer seeds the rest
+    train_dl = build_dataloader(cfg.train_data, train=True, seed=cfg.seed)
+    _check_data_fits_model(cfg, train_dl.dataset.info)
+    eval_dl = build_dataloader(cfg.eval_data, train=False, seed=cfg.seed) if cfg.eval_data is not None else None
+    model = build_model(cfg.model)
+    algorithms = build_algorithms(cfg.algorithms, num_classes=cfg.model.num_classes)
+    optimizer = build_optimizer(cfg.optimizer, model)
+    scheduler = build_scheduler(cfg.scheduler)
+
+    resuming = cfg.load_path is not None and not cfg.load_weights_only
+    destinations, console = build_loggers(cfg.loggers, cfg.run_folder, append=resuming)
+    metrics = next((d for d in destinations if isinstance(d, JSONLinesLogger)), None)
+    if metrics is None:  # keep the final values for the table even without metrics.jsonl
+        metrics = JSONLinesLogger(None)
+        destinations.append(metrics)
+    extra = [SpeedMonitor(window_size=50)] if cfg.loggers.speed_monitor else []
+
+    if cfg.load_path is not None and not os.path.exists(cfg.load_path) and '://' not in cfg.load_path:
+        raise ConfigError(f'load_path: no checkpoint at {cfg.load_path!r}. Point it at a .pt file that a run saved '
+                          f'(e.g. runs/<run_name>/checkpoints/latest-rank0.pt).')
+    if dist.get_global_rank() == 0:
+        os.makedirs(cfg.run_folder, exist_ok=True)
+        OmegaConf.save(cfg, os.path.join(cfg.run_folder, 'config.yaml'), resolve=True)
+
+    trainer = Trainer(
+        model=model,
+        train_dataloader=train_dl,
+        eval_dataloader=eval_dl,
+        max_duration=cfg.max_duration,
+        eval_interval=cfg.eval_interval if eval_dl is not None else 1,
+        optimizers=optimizer,
+        schedulers=scheduler,
+        algorithms=algorithms,
+        loggers=destinations,
+        callbacks=[*extra, *callbacks],
+        run_name=cfg.run_name,
+        seed=cfg.seed,
+        device=device,
+        precision=precision,
+        device_train_microbatch_size=cfg.device_train_microbatch_size,
+        save_folder=cfg.save_folder,
+        save_interval=cfg.save_interval,
+        save_num_checkpoints_to_keep=cfg.save_num_checkpoints_to_keep,
+        save_overwrite=cfg.save_overwrite,
+        load_path=cfg.load_path,
+        load_weights_only=cfg.load_weights_only,
+        load_progress_bar=False,
+        **console,
+    )
+    return trainer, metrics
+
+
+def train(cfg: Any, *, callbacks: Sequence[Callback] = (), print_table: bool = True) -> dict[str, float]:
+    """Runs a YAML-configured training run and returns its final metrics.
+
+    Writes ``{run_folder}/config.yaml`` (the resolved config) and ``{run_folder}/metrics.jsonl``; saves
+    checkpoints to ``save_folder`` every ``save_interval`` when set, and resumes from ``load_path`` when set.
+    On global rank 0 it prints a table of the last train and eval metrics.
+
+    Args:
+        cfg: a run config (:func:`~composer_cutmix.config.load_config`'s result, a mapping, or a RunConfig).
+        callbacks: extra Composer callbacks.
+        print_table: print the final table (rank 0 only).
+
+    Returns:
+        dict: ``train/loss`` and ``train/<Metric>`` (means over the last epoch's batches; with CutMix, accuracy
+        against each sample's dominant label), ``eval/<Metric>`` (the last evaluation, e.g.
+        ``eval/MulticlassAccuracy``) and ``fit_time_s``.
+
+    Raises:
+        ConfigError, DataNotFoundError: a bad config or missing data, before anything is trained.
+
+    Example:
+        >>> from composer_cutmix.config import load_config
+        >>> cfg = load_config('yamls/synthetic.yaml', ['max_duration=2ba', 'loggers.progress_bar=true'])
+        >>> 'eval/MulticlassAccuracy' in train(cfg, print_table=False)
+        True
+    """
+    cfg = _as_config(cfg)
+    trainer, metrics = build_trainer(cfg, callbacks=callbacks)
+    start = time.perf_counter()
+    try:
+        trainer.fit()
+    finally:
+        trainer.close()
+    summary = summarize_metrics(metrics.latest, metrics.train_means)
+    fit_time = time.perf_counter() - start
+    if print_table and dist.get_global_rank() == 0:
+        title = f'final metrics of {cfg.run_name} ({trainer.state.timestamp.epoch.value} epochs, ' \
+                f'{trainer.state.timestamp.batch.value} batches, {fit_time:.1f} s) -> {cfg.run_folder}'
+        print(format_metrics_table(summary, title=title), flush=True)
+    return {**summary, 'fit_time_s': fit_time}

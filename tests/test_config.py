@@ -1,0 +1,155 @@
+"""YAML + overrides -> a checked config; every mistake is one ConfigError paragraph, and exit code 2 on the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from composer.algorithms import ChannelsLast, LabelSmoothing
+
+from composer_cutmix.algorithm import CutMix
+from composer_cutmix.cli import main
+from composer_cutmix.config import ConfigError, config_from_dict, load_config
+from composer_cutmix.registry import ENTRY_POINT_GROUP, algorithm_names, build_algorithms, register_algorithm
+
+ROOT = Path(__file__).resolve().parents[1]
+SYNTHETIC = str(ROOT / 'yamls' / 'synthetic.yaml')
+
+
+def test_overrides_merge_into_the_yaml():
+    cfg = load_config(SYNTHETIC, ['max_duration=2ba', 'train_data.batch_size=4', 'algorithms.cutmix.alpha=0.5',
+                                  'save_folder=${run_folder}/ckpt'])
+    assert cfg.max_duration == '2ba'
+    assert cfg.train_data.batch_size == 4
+    assert cfg.train_data.num_samples == 64  # from the YAML, untouched
+    assert cfg.algorithms.cutmix.alpha == 0.5
+    assert cfg.run_name == 'synthetic'  # the file's stem
+    assert cfg.run_folder == os.path.join('runs', 'synthetic')
+    assert cfg.save_folder == os.path.join('runs', 'synthetic', 'ckpt')  # interpolation resolved
+
+
+def test_overrides_convert_types_and_defaults_fill_in():
+    cfg = config_from_dict({}, ['seed=3', 'optimizer.lr=0.01', 'loggers.progress_bar=false', 'eval_data=null'])
+    assert (cfg.seed, cfg.optimizer.lr, cfg.loggers.progress_bar, cfg.eval_data) == (3, 0.01, False, None)
+    assert (cfg.model.name, cfg.model.depth, cfg.train_data.name) == ('cifar_resnet', 8, 'fashion_mnist')
+
+
+@pytest.mark.parametrize('override, names', [
+    ('trian_data.batch_size=4', ["'trian_data'", 'train_data', 'max_duration']),
+    ('train_data.batchsize=4', ["'train_data.batchsize'", 'batch_size', 'num_workers']),
+    ('model.dept=20', ["'model.dept'", 'depth', 'width']),
+])
+def test_unknown_key_names_the_key_and_lists_the_accepted_ones(override, names):
+    with pytest.raises(ConfigError) as e:
+        load_config(SYNTHETIC, [override])
+    msg = str(e.value)
+    for name in names:
+        assert name in msg
+    assert '\n' not in msg
+
+
+def test_unknown_key_in_the_yaml_file(tmp_path):
+    path = tmp_path / 'bad.yaml'
+    path.write_text('model:\n  name: cifar_resnet\n  widht: 8\n')
+    with pytest.raises(ConfigError, match=r"unknown config key 'model\.widht'.*width"):
+        load_config(path)
+
+
+@pytest.mark.parametrize('override, expected', [
+    ('train_data.batch_size=abc', ["'train_data.batch_size'", 'int', "'abc'"]),
+    ('seed=1.5', ["'seed'", 'int', '1.5']),
+    ('loggers.metrics_jsonl=maybe', ["'loggers.metrics_jsonl'", 'bool', "'maybe'"]),
+])
+def test_wrong_type_names_key_type_and_value(override, expected):
+    with pytest.raises(ConfigError) as e:
+        load_config(SYNTHETIC, [override])
+    for part in expected:
+        assert part in str(e.value)
+
+
+@pytest.mark.parametrize('override, expected', [
+    ('algorithms.cutmx.alpha=1.0', ["'cutmx'", 'cutmix', 'label_smoothing', 'channels_last', ENTRY_POINT_GROUP]),
+    ('algorithms.cutmix.alpah=1.0', ["algorithms.cutmix", "'alpah'", 'alpha', 'uniform_sampling']),
+    ('algorithms.cutmix.alpha=-1', ['algorithms.cutmix', 'alpha', '-1']),
+    ('model.name=resnet5', ["'resnet5'", 'cifar_resnet', 'resnet50', 'timm:<name>']),
+    ('train_data.name=mnist', ["train_data.name", "'mnist'", 'fashion_mnist', 'synthetic']),
+    ('optimizer.name=adam', ["optimizer.name", "'adam'", 'sgd, adamw']),
+    ('scheduler.name=step', ["scheduler.name", "'step'", 'cosine, multistep, constant']),
+    ('precision=fp16', ['precision', "'fp16'", 'amp_bf16']),
+    ('max_duration=3epochs', ['max_duration', "'3epochs'", "'2ba'"]),
+    ('eval_data.subset=0', ['eval_data.subset', '>= 1', '0']),
+])
+def test_unknown_names_and_bad_values_say_what_is_accepted(override, expected):
+    with pytest.raises(ConfigError) as e:
+        cfg = load_config(SYNTHETIC, [override])
+        build_algorithms(cfg.algorithms, num_classes=10)  # algorithm kwargs are checked when building
+    for part in expected:
+        assert part in str(e.value), str(e.value)
+
+
+def test_malformed_override_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="'max_duration' is not of the form key=value"):
+        load_config(SYNTHETIC, ['max_duration'])
+    with pytest.raises(ConfigError, match='not found'):
+        load_config(tmp_path / 'nope.yaml')
+    (tmp_path / 'list.yaml').write_text('- 1\n- 2\n')
+    with pytest.raises(ConfigError, match='mapping'):
+        load_config(tmp_path / 'list.yaml')
+    (tmp_path / 'broken.yaml').write_text('model: [unclosed\n')
+    with pytest.raises(ConfigError, match='YAML'):
+        load_config(tmp_path / 'broken.yaml')
+
+
+def test_registry_builds_in_order_and_fills_num_classes():
+    algos = build_algorithms({'cutmix': {'alpha': 0.5}, 'label_smoothing': {'smoothing': 0.1}, 'channels_last': None},
+                             num_classes=7)
+    assert [type(a) for a in algos] == [CutMix, LabelSmoothing, ChannelsLast]
+    assert (algos[0].num_classes, algos[0].alpha) == (7, 0.5)
+    assert build_algorithms({'cutmix': {'num_classes': 3}}, num_classes=7)[0].num_classes == 3
+    assert build_algorithms({}) == []
+    cfg = load_config(SYNTHETIC, ['algorithms.cutmix=false'])  # the baseline of a CutMix YAML
+    assert build_algorithms(cfg.algorithms, num_classes=10) == []
+    with pytest.raises(ConfigError, match='algorithms.cutmix: expected a mapping'):
+        load_config(SYNTHETIC, ['algorithms.cutmix=0.5'])
+
+
+def test_registry_finds_the_entry_point_and_runtime_registrations(monkeypatch):
+    from composer_cutmix import registry
+
+    assert registry._entry_points()['cutmix'].value == 'composer_cutmix.algorithm:CutMix'  # declared in setup.cfg
+    monkeypatch.setattr(registry, '_REGISTERED', {})
+    register_algorithm('my_cutmix', lambda num_classes, alpha=2.0: CutMix(num_classes, alpha))
+    assert 'my_cutmix' in algorithm_names()
+    (algo,) = build_algorithms({'my_cutmix': {}}, num_classes=4)
+    assert (algo.num_classes, algo.alpha) == (4, 2.0)
+
+
+def test_cli_returns_2_with_one_paragraph(capsys):
+    assert main(['train', SYNTHETIC, 'algorithms.cutmx.alpha=1']) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('composer-cutmix: error: algorithms: unknown algorithm')
+    assert 'Traceback' not in err and '\n\n' not in err.strip()
+    assert main(['preview', SYNTHETIC, '--out', 'x.png', 'model.dept=2']) == 2
+    assert "unknown config key 'model.dept'" in capsys.readouterr().err
+
+
+def test_cli_subprocess_exit_code_2_and_no_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, '-m', 'composer_cutmix', 'train', SYNTHETIC, 'train_data.name=fashion_mnist',
+         f'train_data.root={tmp_path}', f'run_folder={tmp_path}/run'],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert 'Traceback' not in proc.stderr
+    assert 'apt-get install dataset-fashion-mnist' in proc.stderr
+    assert 'train_data.root' in proc.stderr
+
+
+def test_a_section_given_as_a_scalar_says_it_needs_a_mapping():
+    with pytest.raises(ConfigError, match=r"'model' expects a mapping with the keys name, num_classes.*'resnet50'"):
+        config_from_dict({'model': 'resnet50'})
+    with pytest.raises(ConfigError, match=r"'optimizer.betas' expects list\[float\], but got 1 \(int\)"):
+        config_from_dict({'optimizer': {'betas': 1}})

@@ -1,0 +1,80 @@
+"""Two CPU processes under Composer's launcher (gloo): each rank trains on its own shard and mixes only it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from composer_cutmix.config import load_config
+from composer_cutmix.data import BatchTransform, build_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+OVERRIDES = ['max_duration=2ba', 'train_data.batch_size=8', 'train_data.augment=false', 'eval_data.batch_size=8',
+             'loggers.progress_bar=false', 'device=cpu']
+
+
+@pytest.fixture(scope='module')
+def ranks(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('ddp')
+    cmd = [sys.executable, '-m', 'composer.cli.launcher', '-n', '2', '--stdout', str(tmp / 'stdout{rank}.txt'),
+           '--stderr', str(tmp / 'stderr{rank}.txt'), str(ROOT / 'tests' / 'ddp_worker.py'), str(tmp / 'out'),
+           *OVERRIDES, f'run_folder={tmp}/run']
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, timeout=240)
+    logs = '\n'.join(p.read_text()[-2000:] for p in sorted(tmp.glob('std*.txt')))
+    assert proc.returncode == 0, f'{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}\n{logs}'
+    out = [torch.load(tmp / 'out' / f'rank{r}.pt') for r in range(2)]
+    return out, proc.stdout, tmp
+
+
+def _ids(X: torch.Tensor, dataset_X: torch.Tensor) -> list[int]:
+    """The dataset index of each image of a batch (the synthetic images are all distinct)."""
+    diff = (X.flatten(1)[:, None, :] - dataset_X.flatten(1)[None, :, :]).abs().amax(-1)
+    assert bool((diff.min(1).values < 1e-5).all())
+    return diff.argmin(1).tolist()
+
+
+def test_each_rank_sees_its_own_shard(ranks):
+    out, _, _ = ranks
+    cfg = load_config(ROOT / 'yamls' / 'synthetic.yaml', OVERRIDES)
+    ds = build_dataset(cfg.train_data, train=True, seed=cfg.seed)
+    all_X = BatchTransform(ds.info.mean, ds.info.std)((ds.images, ds.labels))[0]
+    seen = []
+    for r, rank in enumerate(out):
+        assert (rank['rank'], rank['world_size']) == (r, 2)
+        assert len(rank['records']) == 2
+        ids = [i for rec in rank['records'] for i in _ids(rec['raw_X'], all_X)]
+        # exactly the indices Composer's DistributedSampler assigns to this rank (seeded by the run's seed)
+        sampler = torch.utils.data.DistributedSampler(ds, num_replicas=2, rank=r, shuffle=True, seed=cfg.seed,
+                                                      drop_last=True)
+        assert ids == list(sampler)[:16]
+        seen.append(set(ids))
+    assert len(seen[0]) == len(seen[1]) == 16 and not seen[0] & seen[1]  # disjoint shards
+
+
+def test_each_rank_mixes_only_its_own_batch(ranks):
+    out, _, _ = ranks
+    for rank in out:
+        for rec in rank['records']:
+            X, y, raw_X, raw_y, perm, lam = rec['X'], rec['y'], rec['raw_X'], rec['raw_y'], rec['indices'], rec['lam']
+            y0, x0, y1, x1 = rec['bbox']
+            assert raw_y.ndim == 1 and y.shape == (8, 10)  # the probe saw the batch before CutMix, the model after
+            expected = torch.zeros(8, 10)
+            expected[torch.arange(8), raw_y] += lam
+            expected[torch.arange(8), raw_y[perm]] += 1 - lam
+            assert torch.allclose(y, expected, atol=1e-6)
+            assert torch.equal(X[..., y0:y1, x0:x1], raw_X[perm][..., y0:y1, x0:x1])
+            outside = torch.ones(X.shape[-2:], dtype=torch.bool)
+            outside[y0:y1, x0:x1] = False
+            assert torch.equal(X[..., outside], raw_X[..., outside])
+
+
+def test_ranks_draw_their_own_boxes_and_rank0_reports(ranks):
+    out, stdout, tmp = ranks
+    draws = [[(rec['bbox'], rec['indices'].tolist()) for rec in rank['records']] for rank in out]
+    assert draws[0] != draws[1]  # CutMix seeds its generator with the rank
+    assert 'final metrics of synthetic' in stdout  # rank 0's table; the launcher shows rank 0's stdout
+    assert (tmp / 'run' / 'metrics.jsonl').is_file() and (tmp / 'run' / 'config.yaml').is_file()
