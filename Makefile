@@ -15,7 +15,7 @@ FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
 DEPS_HASH := $(shell cat setup.cfg pyproject.toml | sha256sum | cut -c1-16)
 STAMP     := $(VENV)/.installed-$(DEPS_HASH)-$(EXTRAS)
 
-.PHONY: install run test data bench study clean lint
+.PHONY: install run test data bench study preview ddp clean lint
 
 install: $(STAMP)
 
@@ -47,8 +47,19 @@ run: install data
 test: install
 	$(PY) -m pytest $(ARGS)
 
+preview: install data
+	$(VENV)/bin/composer-cutmix preview $(CONFIG) --out runs/preview.png $(ARGS)
+
+# Two processes under Composer's launcher (gloo on CPU, NCCL on GPUs).
+ddp: install data
+	$(VENV)/bin/composer -n 2 -m composer_cutmix train $(CONFIG) $(ARGS)
+
+study:
+	@$(MAKE) --no-print-directory install EXTRAS=test,bench
+	$(PY) benchmarks/accuracy_study.py $(ARGS)
+
 bench:
-	@$(MAKE) --no-print-directory install EXTRAS=bench
+	@$(MAKE) --no-print-directory install EXTRAS=test,bench
 	$(PY) benchmarks/mix_speed.py
 	$(PY) benchmarks/train_overhead.py
 
