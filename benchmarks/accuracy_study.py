@@ -164,8 +164,8 @@ def write_markdown(runs: list[dict], table: dict, args: argparse.Namespace, path
     lines = [
         '# Accuracy study: results',
         '',
-        f'Device: {device_name()}; torch {torch.__version__}. Command: `python benchmarks/accuracy_study.py '
-        f'{" ".join(sys.argv[1:])}`.'.rstrip(),
+        f'Device: {device_name()}; torch {torch.__version__}. Command: '
+        f'`{" ".join(["python benchmarks/accuracy_study.py", *sys.argv[1:]])}`.',
         f'Runs: {len(runs)} ({", ".join(ARMS)} x seeds {seeds}), {runs[0]["epochs"]} epochs '
         f'({runs[0]["batches"]} batches) each on {runs[0].get("train_images", "?")} training images; '
         f'mean fit time {statistics.mean(r["fit_time_s"] for r in runs):.0f} s. Test set: all 10,000 images.',
