@@ -338,15 +338,22 @@ def _to_device(indices: Tensor, device: torch.device) -> Tensor:
 def apply_cutmix(X: Tensor, bbox: BBox, indices: Tensor, *, inplace: bool = False) -> Tensor:
     """Pastes ``X[indices]`` into ``X`` inside ``bbox``; assumes checked arguments.
 
-    Only the box region is gathered (through a buffer the size of the box), whatever the layout of ``X``
-    (contiguous or channels_last). With ``inplace=True`` only the box of ``X`` is written and ``X`` is returned;
-    otherwise ``X`` is cloned (keeping its memory format) and left untouched.
+    Only the box region is gathered, whatever the layout of ``X`` (contiguous or channels_last). With
+    ``inplace=True`` the boxes go through a buffer the size of the box and only the box of ``X`` is written;
+    otherwise ``X`` is cloned (keeping its memory format) and the boxes are gathered straight into the clone.
     """
     y0, x0, y1, x1 = bbox
-    out = X if inplace else X.clone(memory_format=torch.preserve_format)
-    if y1 > y0 and x1 > x0:
-        box = out[..., y0:y1, x0:x1]
-        box.copy_(X[..., y0:y1, x0:x1].index_select(0, _to_device(indices, X.device)))
+    if y1 <= y0 or x1 <= x0:
+        return X if inplace else X.clone(memory_format=torch.preserve_format)
+    idx = _to_device(indices, X.device)
+    if inplace:
+        # The permutation reads boxes that are about to be overwritten: gather them first, then write back.
+        box = X[..., y0:y1, x0:x1]
+        box.copy_(box.index_select(0, idx))
+        return X
+    # Out of place the source is never written, so the box is gathered straight into the clone's box.
+    out = X.clone(memory_format=torch.preserve_format)
+    torch.index_select(X[..., y0:y1, x0:x1], 0, idx, out=out[..., y0:y1, x0:x1])
     return out
 
 
