@@ -1,0 +1,77 @@
+"""Bar chart of a ``mix_speed.py --json`` file: one panel per (shape, dtype, device), median ms per method.
+
+Usage::
+
+    python benchmarks/plot_mix_speed.py --json mix_speed.json [--out docs/mix_speed.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Optional
+
+__all__ = ['main', 'plot']
+
+COLOURS = {'ours': '#1f77b4', 'composer': '#d62728', 'floor': '#7f7f7f', 'peer': '#ff7f0e'}
+
+
+def _group(key: str) -> str:
+    if key.startswith('ours'):
+        return 'ours'
+    if key.startswith('floor'):
+        return 'floor'
+    return 'composer' if key == 'composer' else 'peer'
+
+
+def plot(payload: dict, out: str) -> None:
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    cases = payload['cases']
+    cols = 2
+    rows = (len(cases) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(7.5 * cols, 3.9 * rows), squeeze=False)
+    for ax, entry in zip(axes.flat, cases):
+        case = entry['case']
+        measured = [r for r in entry['rows'] if r['median_ms'] is not None]
+        labels = [r['label'] for r in measured][::-1]
+        values = [r['median_ms'] for r in measured][::-1]
+        colours = [COLOURS[_group(r['key'])] for r in measured][::-1]
+        bars = ax.barh(labels, values, color=colours)
+        ax.set_xscale('log')
+        ax.set_xlim(min(values) / 1.5, max(values) * 6)
+        box = next(r['median_ms'] for r in entry['rows'] if r['key'] == 'floor_box')
+        ax.axvline(box, color=COLOURS['floor'], linestyle=':', linewidth=1)
+        for bar, value in zip(bars, values):
+            shown = f'{value:.0f}' if value >= 100 else f'{value:.3g}'
+            ax.text(value * 1.08, bar.get_y() + bar.get_height() / 2, f'{shown} ms ({value / box:.1f}x box)',
+                    va='center', fontsize=7.5)
+        shape = 'x'.join(str(d) for d in case['shape'])
+        ax.set_title(f'{case["name"]} {shape} {case["dtype"]} on {case["device"]}', fontsize=10)
+        ax.set_xlabel('median ms per batch (log scale); dotted line: box-copy floor', fontsize=8)
+        ax.tick_params(axis='y', labelsize=8)
+    for ax in list(axes.flat)[len(cases):]:
+        ax.axis('off')
+    fig.suptitle('One CutMix mixing step: ours vs Composer, timm, torchvision, kornia and the floors', fontsize=11)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--json', required=True, help='output of benchmarks/mix_speed.py --json')
+    p.add_argument('--out', default='docs/mix_speed.png', help='PNG to write (default: docs/mix_speed.png)')
+    args = p.parse_args(argv)
+    with open(args.json) as f:
+        plot(json.load(f), args.out)
+    print(f'wrote {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The two benchmark scripts run end to end (``--quick``) and print their tables; no timing is asserted.
+
+They run with ``--threads 1``: on a small machine that other processes share, torch's default of one thread per
+core makes every parallel op wait for a descheduled thread, and a smoke test should not depend on the load.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT_S = 180  # each script takes well under 30 s on 2 cores; the margin is for a loaded machine
+
+
+def run_script(name: str, *args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / 'benchmarks' / name), '--quick', '--threads', '1', *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S,
+    )
+    assert proc.returncode == 0, f'{name} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}'
+    return proc.stdout
+
+
+def number_row(out: str, label: str) -> list[str]:
+    """The lines that start with ``label`` followed by a time in ms (not a 'skipped' note)."""
+    return re.findall(rf'^{re.escape(label)}\s+\d+\.\d+ .*$', out, flags=re.MULTILINE)
+
+
+@pytest.mark.slow
+def test_mix_speed_quick(tmp_path):
+    out = run_script('mix_speed.py', '--device', 'cpu', '--json', str(tmp_path / 'mix.json'))
+
+    assert 'torch threads 1' in out
+    tables = re.findall(r'^== (imagenet|cifar) \(\d+, 3, \d+, \d+\) (float32|uint8) on cpu', out, flags=re.MULTILINE)
+    assert sorted(tables) == sorted([('imagenet', 'float32'), ('cifar', 'float32'), ('imagenet', 'uint8'),
+                                     ('cifar', 'uint8')])
+    assert len(re.findall(r'^method\s+ms\s+min ms\s+t/box\s+t/Composer\s+MB moved\s+extra MB\s+in place$', out,
+                          flags=re.MULTILINE)) == 4
+    # Ours, Composer's and the floors ran in all four tables, on the same pinned box with the same result.
+    for label in ('ours cutmix_batch (out of place)', 'ours cutmix_batch(inplace=True)',
+                  "Composer's cutmix_batch + targets", 'floor: box copy (fresh buffer)', 'floor: X.clone()',
+                  'floor: clone + box gathered into it'):
+        assert len(number_row(out, label)) == 4, label
+    assert out.count('ours / Composer / floors give identical pixels: yes; ours and Composer give the same '
+                     'targets: yes') == 4
+    # The floor is its own reference: 1.00x the box copy, and it writes into the batch.
+    for row in number_row(out, 'floor: box copy (fresh buffer)'):
+        assert ' 1.00x ' in row and row.endswith('yes')
+    for row in number_row(out, 'ours cutmix_batch (out of place)'):
+        assert row.endswith(' no')
+    assert '== targets ==' in out
+    # Per table: in place vs the floor, out of place vs clone(), memory; plus the speed-up on both ImageNet tables.
+    assert len(re.findall(r'^\[(MET|MISSED|n/a) *\] ', out, flags=re.MULTILINE)) == 3 * 4 + 2
+
+    payload = json.loads((tmp_path / 'mix.json').read_text())
+    assert len(payload['cases']) == 4
+    rows = {r['key']: r for r in payload['cases'][0]['rows']}
+    assert rows['floor_box']['median_ms'] > 0 and rows['floor_box']['vs_box'] == 1.0
+    assert rows['ours_inplace']['inplace'] is True and rows['ours_oop']['inplace'] is False
+
+
+@pytest.mark.slow
+def test_train_overhead_quick(tmp_path):
+    out = run_script('train_overhead.py', '--device', 'cpu', '--json', str(tmp_path / 'train.json'))
+
+    assert re.search(r'^== cifar_resnet8 on cpu, batch \(128, 1, 28, 28\), fp32, 10 classes', out, flags=re.MULTILINE)
+    assert re.search(r'^config\s+step ms\s+img/s\s+vs none\s+middle half\s+mixing ms\s+mixing/step\s+syncs/step$',
+                     out, flags=re.MULTILINE)
+    assert len(number_row(out, 'no augmentation')) == 1
+    assert len(number_row(out, 'ours: composer_cutmix.CutMix')) == 1
+    assert len(number_row(out, "Composer's CutMix")) == 1
+    assert out.count('n/a (no device)') == 2
+    assert '== targets ==' in out
+
+    payload = json.loads((tmp_path / 'train.json').read_text())
+    setup = payload['setup']
+    for config in ('none', 'ours', 'composer'):
+        # Every round timed all but the first step of each configuration's turn.
+        assert len(payload['results'][config]['step_ms']) == setup['rounds'] * (setup['turn'] - 1)
+        assert sorted(set(payload['results'][config]['round'])) == list(range(setup['rounds']))
+    # The mixing events were timed for both CutMix runs, and nothing is timed without augmentation.
+    assert all(t > 0 for t in payload['results']['ours']['mix_ms'])
+    assert all(t > 0 for t in payload['results']['composer']['mix_ms'])
+    assert all(t == 0 for t in payload['results']['none']['mix_ms'])
