@@ -29,7 +29,7 @@ from composer_cutmix.functional import (
     sample_params_elem,
 )
 from composer_cutmix.loss import attach_dense_loss
-from composer_cutmix.metrics import score_against_dominant_label, takes_index_targets, takes_multilabel_targets
+from composer_cutmix.metrics import score_against_dominant_label, takes_hard_targets
 
 __all__ = ['CutMix']
 
@@ -196,7 +196,7 @@ class CutMix(Algorithm):
         if self.target_type != 'labels' or not state.train_metrics:
             return
         for name, metric in state.train_metrics.items():
-            if (takes_index_targets(metric) or takes_multilabel_targets(metric)) and score_against_dominant_label(metric):
+            if takes_hard_targets(metric) and score_against_dominant_label(metric):
                 log.info('CutMix: training metric %s is scored against each sample\'s dominant label.', name)
 
     def _seed(self, seed: int) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     'box_masks',
     'check_mask_targets',
     'box_lam',
+    'box_lams',
     'check_alpha',
     'check_bbox',
     'check_elem_bboxes',
@@ -219,6 +220,12 @@ def box_lam(bbox: BBox, img_h: int, img_w: int) -> float:
     return 1.0 - (y1 - y0) * (x1 - x0) / (img_h * img_w)
 
 
+def box_lams(bboxes: Tensor, img_h: int, img_w: int) -> Tensor:
+    """:func:`box_lam` for ``(N, 4)`` per-sample boxes: an ``(N,)`` float32 tensor."""
+    area = (bboxes[:, 2] - bboxes[:, 0]) * (bboxes[:, 3] - bboxes[:, 1])
+    return (1.0 - area.double() / (img_h * img_w)).float()
+
+
 def _randint(low: int, high: int, generator: Optional[torch.Generator]) -> int:
     """An integer uniform in ``[low, high)``."""
     return int(torch.randint(low, high, (), generator=generator))
@@ -315,10 +322,8 @@ def sample_params_elem(
         x0 = torch.randint(0, img_w, (n,), generator=generator) - cut_w // 2
     y1, x1 = y0 + cut_h, x0 + cut_w
     bboxes = torch.stack([y0.clamp(0, img_h), x0.clamp(0, img_w), y1.clamp(0, img_h), x1.clamp(0, img_w)], dim=1)
-    area = (bboxes[:, 2] - bboxes[:, 0]) * (bboxes[:, 3] - bboxes[:, 1])
-    lam_used = (1.0 - area.double() / (img_h * img_w)).float()
     indices = torch.randperm(n, generator=generator)
-    return CutMixElemParams(bboxes=bboxes, lam=lam_used, indices=indices)
+    return CutMixElemParams(bboxes=bboxes, lam=box_lams(bboxes, img_h, img_w), indices=indices)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -499,8 +504,7 @@ def cutmix_batch(
             drawn = sample_params_elem(n, img_h, img_w, alpha, uniform_sampling=uniform_sampling, generator=generator)
         bboxes = bbox if bbox is not None else drawn.bboxes
         idx = indices if indices is not None else drawn.indices
-        area = (bboxes[:, 2] - bboxes[:, 0]) * (bboxes[:, 3] - bboxes[:, 1])
-        lam = (1.0 - area.double() / (img_h * img_w)).float()
+        lam = drawn.lam if bbox is None else box_lams(bboxes, img_h, img_w)
         X_mixed = apply_cutmix_elem(X, bboxes, idx, inplace=inplace)
         if target_type == 'mask':
             return X_mixed, apply_cutmix_elem(y, bboxes, idx)

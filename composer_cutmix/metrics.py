@@ -20,6 +20,7 @@ __all__ = [
     'dominant_label',
     'present_labels',
     'score_against_dominant_label',
+    'takes_hard_targets',
     'takes_index_targets',
     'takes_multilabel_targets',
 ]
@@ -49,6 +50,11 @@ def takes_index_targets(metric: Metric) -> bool:
 def takes_multilabel_targets(metric: Metric) -> bool:
     """True for torchmetrics' multilabel metrics, which need 0/1 targets."""
     return _is_torchmetrics(metric, 'Multilabel')
+
+
+def takes_hard_targets(metric: Metric) -> bool:
+    """True for the metrics :func:`score_against_dominant_label` is for: multiclass or multilabel torchmetrics."""
+    return takes_index_targets(metric) or takes_multilabel_targets(metric)
 
 
 def score_against_dominant_label(metric: Metric) -> bool:
