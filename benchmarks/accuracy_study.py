@@ -35,9 +35,9 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from composer_cutmix.config import load_config  # noqa: E402
-from composer_cutmix.data import FASHION_MNIST_DIR, build_dataloader  # noqa: E402
-from composer_cutmix.train import build_trainer  # noqa: E402
+from composer_cutmix.runner.config import load_config  # noqa: E402
+from composer_cutmix.runner.data import FASHION_MNIST_DIR, build_dataloader  # noqa: E402
+from composer_cutmix.runner.train import build_trainer  # noqa: E402
 
 ARMS = {'baseline': 'yamls/fashion_mnist_baseline.yaml', 'cutmix': 'yamls/fashion_mnist.yaml'}
 OCCLUSIONS = (0.10, 0.25, 0.50)

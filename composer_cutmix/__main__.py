@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from composer_cutmix.cli import main
+from composer_cutmix.runner.cli import main
 
 __all__: list[str] = []
 

@@ -1,4 +1,17 @@
-"""CutMix as a Composer :class:`~composer.core.Algorithm`: a thin router from events to the functional code."""
+"""CutMix, MixUp and the MixUp/CutMix switch as Composer algorithms: thin routers from events to the functions.
+
+All three share one contract, implemented once in :class:`MixingAlgorithm`:
+
+* ``Event.INIT``: take ``num_classes`` from the model when it is not given (refuse a mismatch), refuse a second
+  mixing algorithm in the same Trainer, make the model's loss take dense targets, seed the algorithm's own CPU
+  generator from the trainer's seed.
+* ``Event.FIT_START``: score multiclass/multilabel training metrics against each sample's dominant label.
+* ``Event.AFTER_DATALOADER`` (training only): check the batch on the host, draw the parameters on the CPU, move
+  ``state.batch`` to ``state.device`` and mix it there; one draw per minibatch, shared by all its microbatches.
+
+A subclass only says how to draw (:meth:`MixingAlgorithm.sample`); applying any draw is
+:func:`~composer_cutmix.functional.apply_params`.
+"""
 
 from __future__ import annotations
 
@@ -13,29 +26,61 @@ from composer.utils import batch_get, batch_set
 from torch import Tensor
 
 from composer_cutmix.functional import (
-    CutMixElemParams,
-    CutMixParams,
-    _check_mode,
-    _to_device,
-    apply_cutmix,
-    apply_cutmix_elem,
+    MixingError,
+    MixParams,
+    apply_params,
     check_alpha,
     check_input,
     check_mask_targets,
+    check_minmax,
+    check_mode,
     check_n_classes,
+    check_placement,
+    check_probability,
+    check_switch,
     check_targets,
     mix_targets,
+    sample_mixup_params,
+    sample_mixup_params_elem,
     sample_params,
     sample_params_elem,
+    sample_switch_params,
+    sample_switch_params_elem,
+    smooth_targets,
+    to_device,
 )
 from composer_cutmix.loss import attach_dense_loss
 from composer_cutmix.metrics import score_against_dominant_label, takes_hard_targets
 
-__all__ = ['CutMix']
+__all__ = ['CutMix', 'MixUp', 'MixUpCutMix', 'MixingAlgorithm', 'is_mixing_algorithm', 'model_num_classes']
 
 log = logging.getLogger(__name__)
 
 Key = Union[int, str, tuple[Callable, Callable], Any]
+
+
+def model_num_classes(model: Any) -> Optional[int]:
+    """The class count a model declares: ``ComposerClassifier.num_classes``, or an integer ``num_classes``
+    attribute of the model or of the network it wraps (``.module``, ``.model``); None when it has none."""
+    for candidate in (model, getattr(model, 'module', None), getattr(model, 'model', None)):
+        value = getattr(candidate, 'num_classes', None)
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            return int(value)
+    return None
+
+
+def is_mixing_algorithm(algorithm: Any) -> bool:
+    """True for any algorithm that mixes batches: ours, and Composer's ``CutMix`` and ``MixUp``."""
+    from composer.algorithms import CutMix as ComposerCutMix
+    from composer.algorithms import MixUp as ComposerMixUp
+
+    return isinstance(algorithm, (MixingAlgorithm, ComposerCutMix, ComposerMixUp))
+
+
+def _describe(algorithm: Any) -> str:
+    module = type(algorithm).__module__
+    owner = 'Composer\'s ' if module.startswith('composer.') else ''
+    return f'{owner}{type(algorithm).__name__}'
 
 
 def _replaced(batch: Any, key: Key, value: Any) -> Any:
@@ -53,56 +98,57 @@ def _parse_stop_at(stop_at: Union[None, str, int, Time]) -> Optional[Time]:
     try:
         t = stop_at if isinstance(stop_at, Time) else Time.from_input(stop_at, TimeUnit.EPOCH)
     except (ValueError, TypeError) as e:
-        raise ValueError(
+        raise MixingError(
             f"stop_at must be a Composer time such as '0.9dur', '20ep', '5000ba' or an epoch count, got {stop_at!r}.",
         ) from e
     if t.unit not in (TimeUnit.DURATION, TimeUnit.EPOCH, TimeUnit.BATCH, TimeUnit.SAMPLE):
-        raise ValueError(f"stop_at must be in 'dur', 'ep', 'ba' or 'sp' units, got {stop_at!r}.")
+        raise MixingError(f"stop_at must be in 'dur', 'ep', 'ba' or 'sp' units, got {stop_at!r}.")
     if t.value < 0 or (t.unit == TimeUnit.DURATION and t.value > 1):
-        raise ValueError(f'stop_at must be >= 0 (and <= 1dur for a fraction of training), got {stop_at!r}.')
+        raise MixingError(f'stop_at must be >= 0 (and <= 1dur for a fraction of training), got {stop_at!r}.')
     return t
 
 
-class CutMix(Algorithm):
-    """`CutMix <https://arxiv.org/abs/1905.04899>`_: paste a box from another image, mix the labels by area.
+def _check_flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise MixingError(f'{name} must be True or False, got {value!r}.')
+    return value
 
-    Runs on ``Event.AFTER_DATALOADER`` (training only): it moves ``state.batch`` to ``state.device`` itself and
-    mixes it there with one box, one ``lam`` and one permutation for the whole minibatch, so every microbatch of a
-    gradient-accumulation step shares the draw. Targets become dense ``(N, num_classes)`` distributions. At
-    ``Event.INIT`` it makes the model's loss accept them (see :func:`~composer_cutmix.loss.attach_dense_loss`),
-    and at ``Event.FIT_START`` it makes multiclass training metrics score against each sample's dominant label.
 
-    Random draws come from the algorithm's own CPU generator, seeded from the trainer's seed (and rank), saved in
-    checkpoints and restored on resume, so runs are reproducible and no draw needs the device.
+def _check_num_classes(num_classes: Any) -> Optional[int]:
+    if num_classes is None:
+        return None
+    if isinstance(num_classes, float):
+        raise MixingError(
+            f'num_classes must be an integer >= 1 (or None: taken from the model), got {num_classes!r}. Composer\'s '
+            f'CutMix/MixUp take alpha first; here pass it by name: alpha={num_classes!r}.',
+        )
+    return check_n_classes(num_classes, 'num_classes')
+
+
+class MixingAlgorithm(Algorithm):
+    """What every mixing algorithm of this package shares; subclasses implement :meth:`sample`.
 
     Args:
-        num_classes: number of classes of the targets.
-        alpha: ``Beta(alpha, alpha)`` concentration for the box area. ``1.0`` (the paper) draws it uniformly.
-        uniform_sampling: place boxes fully inside the image (never clipped) instead of centring them uniformly.
+        num_classes: width of the dense targets; ``None`` takes it from the model at ``Event.INIT``.
         input_key: where the input sits in the batch: an index, a dict key, or a ``(getter, setter)`` pair.
         target_key: where the target sits in the batch, likewise.
         prob: probability of mixing a batch; the others pass through with one-hot dense targets.
         stop_at: stop mixing from this point on (``'0.9dur'``, ``'20ep'``, ``'5000ba'``); ``None`` never stops.
-        mode: ``'batch'`` (the paper: one box for the batch) or ``'elem'`` (one box and ``lam`` per sample).
-        interpolate_loss: keep index targets and train on ``lam * CE(y) + (1 - lam) * CE(y[perm])``.
-        target_type: ``'labels'`` (class labels or dense targets) or ``'mask'`` (segmentation: the same box is
-            pasted into the ``(N, H, W)`` target mask).
-        log_params: send ``lam`` and the box of every batch to Composer's loggers (``cutmix/*`` metrics). They
-            are always logged at DEBUG level to Python's ``composer_cutmix.algorithm`` logger.
-        check_loss: verify at INIT that the model's loss accepts dense targets.
-
-    Example:
-        >>> from composer_cutmix import CutMix
-        >>> CutMix(num_classes=10, alpha=1.0)
-        CutMix(num_classes=10, alpha=1.0)
+        mode: ``'batch'`` (one draw for the batch) or ``'elem'`` (one per sample).
+        interpolate_loss: keep index targets and train on ``lam * loss(y) + (1 - lam) * loss(y[perm])``.
+        target_type: ``'labels'`` or ``'mask'`` (segmentation; CutMix only).
+        label_smoothing: smooth the dense targets, ``(1 - s) * y + s / C``.
+        log_params: send each draw (``lam``, the box) to Composer's loggers.
+        check_loss: make/verify at INIT that the model's loss takes dense targets.
     """
+
+    #: prefix of the metrics this algorithm logs (``cutmix/active``...).
+    log_prefix = 'mix'
 
     def __init__(
         self,
-        num_classes: int,
-        alpha: float = 1.0,
+        num_classes: Optional[int] = None,
         *,
-        uniform_sampling: bool = False,
         input_key: Key = 0,
         target_key: Key = 1,
         prob: float = 1.0,
@@ -110,57 +156,67 @@ class CutMix(Algorithm):
         mode: str = 'batch',
         interpolate_loss: bool = False,
         target_type: str = 'labels',
+        label_smoothing: float = 0.0,
         log_params: bool = False,
         check_loss: bool = True,
     ) -> None:
-        self.num_classes = check_n_classes(num_classes, 'num_classes')
-        self.alpha = check_alpha(alpha)
-        for name, value in (('uniform_sampling', uniform_sampling), ('interpolate_loss', interpolate_loss),
-                            ('log_params', log_params), ('check_loss', check_loss)):
-            if not isinstance(value, bool):
-                raise ValueError(f'{name} must be True or False, got {value!r}.')
-        if isinstance(prob, bool) or not isinstance(prob, (int, float)) or not 0.0 <= prob <= 1.0:
-            raise ValueError(f'prob must be a probability in [0, 1], got {prob!r}.')
-        _check_mode(mode, target_type)
+        self._num_classes_arg = _check_num_classes(num_classes)
+        self.num_classes = self._num_classes_arg
+        self.prob = check_probability(prob, 'prob')
+        check_mode(mode, target_type)
+        self.interpolate_loss = _check_flag('interpolate_loss', interpolate_loss)
+        self.log_params = _check_flag('log_params', log_params)
+        self.check_loss = _check_flag('check_loss', check_loss)
+        self.label_smoothing = check_probability(label_smoothing, 'label_smoothing')
         if interpolate_loss and mode == 'elem':
-            raise ValueError(
+            raise MixingError(
                 "interpolate_loss=True needs one lam per batch; use mode='batch', or keep interpolate_loss=False "
                 "(dense targets) for mode='elem'.",
             )
         if interpolate_loss and target_type == 'mask':
-            raise ValueError("interpolate_loss=True applies to class labels; with target_type='mask' the mask is pasted.")
-        self.uniform_sampling = uniform_sampling
+            raise MixingError("interpolate_loss=True applies to class labels; with target_type='mask' the mask is "
+                              'pasted.')
         self.input_key = input_key
         self.target_key = target_key
-        self.prob = float(prob)
         self._stop_at_arg = stop_at
         self.stop_at = _parse_stop_at(stop_at)
         self.mode = mode
-        self.interpolate_loss = interpolate_loss
         self.target_type = target_type
-        self.log_params = log_params
-        self.check_loss = check_loss
 
         self._generator: Optional[torch.Generator] = None
         self._stopped = False
-        # The last draw, for inspection and logging: CutMixParams, CutMixElemParams, or None (passed through).
-        self.last_params: Union[CutMixParams, CutMixElemParams, None] = None
+        #: The last draw (a params dataclass whose type names the op), or None when the batch passed through.
+        self.last_params: Optional[MixParams] = None
         # interpolate_loss: the two label sets of the current batch and where the next microbatch starts.
         self._y_a: Optional[Tensor] = None
         self._y_b: Optional[Tensor] = None
         self._lam = 1.0
         self._cursor = 0
 
-    def __repr__(self) -> str:
-        args = [f'num_classes={self.num_classes}', f'alpha={self.alpha}']
-        defaults = {
-            'uniform_sampling': False, 'input_key': 0, 'target_key': 1, 'prob': 1.0, 'stop_at': None,
-            'mode': 'batch', 'interpolate_loss': False, 'target_type': 'labels', 'log_params': False,
-            'check_loss': True,
+    # ------------------------------------------------------------------------------------------ what differs
+
+    def sample(self, n: int, img_h: int, img_w: int) -> Optional[MixParams]:
+        """The parameters of one mixed batch of ``n`` images of ``img_h x img_w``, from :attr:`generator`."""
+        raise NotImplementedError
+
+    def draw(self, n: int, img_h: int, img_w: int) -> Optional[MixParams]:
+        """Whether this batch is mixed (``prob``) and, if so, its parameters; ``None`` passes it through."""
+        if self.prob < 1.0 and not bool(torch.rand((), generator=self.generator) < self.prob):
+            return None
+        return self.sample(n, img_h, img_w)
+
+    def _repr_args(self) -> dict[str, tuple[Any, Any]]:
+        """``name -> (value, default)`` of the constructor arguments, for ``repr``."""
+        return {
+            'input_key': (self.input_key, 0), 'target_key': (self.target_key, 1), 'prob': (self.prob, 1.0),
+            'stop_at': (self._stop_at_arg, None), 'mode': (self.mode, 'batch'),
+            'log_params': (self.log_params, False), 'check_loss': (self.check_loss, True),
         }
-        values = {**{k: getattr(self, k) for k in defaults}, 'stop_at': self._stop_at_arg}
-        args += [f'{k}={values[k]!r}' for k, d in defaults.items() if values[k] != d]
-        return f'CutMix({", ".join(args)})'
+
+    def __repr__(self) -> str:
+        args = [f'num_classes={self._num_classes_arg}']
+        args += [f'{k}={v!r}' for k, (v, default) in self._repr_args().items() if v != default]
+        return f'{type(self).__name__}({", ".join(args)})'
 
     # ----------------------------------------------------------------------------------------------- events
 
@@ -182,27 +238,69 @@ class CutMix(Algorithm):
             self._interpolate_loss(state)
 
     def _on_init(self, state: State) -> None:
+        name = type(self).__name__
+        others = [a for a in state.algorithms if a is not self and is_mixing_algorithm(a)]
+        if others:
+            raise MixingError(
+                f'{name} and {_describe(others[0])} are both in Trainer(algorithms=...): each mixes every batch, so '
+                f'every batch would be mixed twice. Keep one mixer; to use MixUp and CutMix together, use '
+                f'MixUpCutMix(mixup_alpha=0.8, cutmix_alpha=1.0, switch_prob=0.5), which picks one of them per batch.',
+            )
+        self._resolve_num_classes(state.model)
         self._seed(state.seed)
-        if self.interpolate_loss and any(type(a).__name__ == 'LabelSmoothing' for a in state.algorithms):
-            raise ValueError(
-                'CutMix(interpolate_loss=True) recomputes the loss from index labels, which would drop what '
+        smoothing = [a for a in state.algorithms if type(a).__name__ == 'LabelSmoothing']
+        if smoothing and self.interpolate_loss:
+            raise MixingError(
+                f'{name}(interpolate_loss=True) recomputes the loss from index labels, which would drop what '
                 "Composer's LabelSmoothing did to the targets. Use ComposerClassifier(loss_fn="
                 'torch.nn.CrossEntropyLoss(label_smoothing=...)) instead, or interpolate_loss=False.',
             )
+        if smoothing and self.label_smoothing > 0:
+            raise MixingError(
+                f"{name}(label_smoothing={self.label_smoothing}) and Composer's LabelSmoothing would smooth the "
+                f'targets twice. Keep one: drop LabelSmoothing, or set label_smoothing=0.',
+            )
         if self.target_type == 'labels' and self.check_loss:
-            log.info('CutMix: %s', attach_dense_loss(state.model, self.num_classes))
+            log.info('%s: %s', name, attach_dense_loss(state.model, self.num_classes))
+
+    def _resolve_num_classes(self, model: Any) -> None:
+        name = type(self).__name__
+        declared = model_num_classes(model)
+        if self._num_classes_arg is None:
+            if declared is None:
+                raise MixingError(
+                    f'{name}(num_classes=None) takes the class count from the model, but {type(model).__name__} '
+                    f'declares none (no integer num_classes on it or on its .module). Pass it: '
+                    f'{name}(num_classes=...), or build the model as ComposerClassifier(net, num_classes=...).',
+                )
+            self.num_classes = declared
+        elif declared is not None and declared != self._num_classes_arg:
+            raise MixingError(
+                f'{name}(num_classes={self._num_classes_arg}) does not match the model, which has num_classes='
+                f'{declared}. Pass num_classes={declared}, or leave num_classes out to take it from the model.',
+            )
+        else:
+            self.num_classes = self._num_classes_arg
 
     def _on_fit_start(self, state: State) -> None:
         if self.target_type != 'labels' or not state.train_metrics:
             return
         for name, metric in state.train_metrics.items():
             if takes_hard_targets(metric) and score_against_dominant_label(metric):
-                log.info('CutMix: training metric %s is scored against each sample\'s dominant label.', name)
+                log.info('%s: training metric %s is scored against each sample\'s dominant label.',
+                         type(self).__name__, name)
 
     def _seed(self, seed: int) -> None:
         # A stream of its own, decorrelated from torch's global RNG (which Composer seeds with the same number).
         derived = int(np.random.SeedSequence([int(seed), 0xC07C]).generate_state(1, np.uint64)[0] >> 1)
         self._generator = torch.Generator().manual_seed(derived)
+
+    @property
+    def generator(self) -> torch.Generator:
+        """The algorithm's own CPU generator (seeded at INIT; from torch's initial seed when driven by hand)."""
+        if self._generator is None:
+            self._seed(torch.initial_seed())
+        return self._generator
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
@@ -230,17 +328,20 @@ class CutMix(Algorithm):
             reached = state.timestamp.get(self.stop_at.unit) >= self.stop_at
         if reached:
             self._stopped = True
-            log.info('CutMix: stop_at=%s reached at %s; batches pass through unmixed from now on.',
-                     self.stop_at, state.timestamp.batch)
-            logger.log_metrics({'cutmix/active': 0.0})
+            log.info('%s: stop_at=%s reached at %s; batches pass through unmixed from now on.',
+                     type(self).__name__, self.stop_at, state.timestamp.batch)
+            logger.log_metrics({f'{self.log_prefix}/active': 0.0})
         return self._stopped
 
     def _validate(self, X: Any, y: Any) -> tuple[int, int, int]:
         """All checks of the batch, run before anything changes (labels while they are still on the host)."""
+        if self.num_classes is None:
+            raise MixingError(f'{type(self).__name__} does not know num_classes yet: pass num_classes=..., or let a '
+                              f'Trainer run Event.INIT, which takes it from the model.')
         if not isinstance(X, Tensor):
-            raise TypeError(
-                f'CutMix needs the input at input_key={self.input_key!r} to be a tensor (N, ..., H, W), got '
-                f'{type(X).__name__}. Set input_key/target_key to where your batch keeps them.',
+            raise MixingError(
+                f'{type(self).__name__} needs the input at input_key={self.input_key!r} to be a tensor (N, ..., H, W), '
+                f'got {type(X).__name__}. Set input_key/target_key to where your batch keeps them.',
             )
         n, img_h, img_w = check_input(X)
         if self.target_type == 'mask':
@@ -253,77 +354,48 @@ class CutMix(Algorithm):
         batch = state.batch
         X, y = batch_get(batch, self.input_key), batch_get(batch, self.target_key)
         n, img_h, img_w = self._validate(X, y)
-        if self._generator is None:  # used without Event.INIT (e.g. driven by hand)
-            self._seed(torch.initial_seed())
-
-        mix = not self._is_stopped(state, logger)
-        if mix and self.prob < 1.0:
-            mix = bool(torch.rand((), generator=self._generator) < self.prob)
-        if mix:
-            if self.mode == 'elem':
-                params = sample_params_elem(n, img_h, img_w, self.alpha, uniform_sampling=self.uniform_sampling,
-                                            generator=self._generator)
-            else:
-                params = sample_params(n, img_h, img_w, self.alpha, uniform_sampling=self.uniform_sampling,
-                                       generator=self._generator)
-        else:
-            params = None
+        params = None if self._is_stopped(state, logger) else self.draw(n, img_h, img_w)
         self.last_params = params
 
         moved = state.device.batch_to_device(batch)
         X_dev, y_dev = batch_get(moved, self.input_key), batch_get(moved, self.target_key)
         # Mix in place only in a copy the move made; never in memory the dataloader may still own.
         own_copy = X_dev.device != X.device or X_dev.data_ptr() != X.data_ptr()
-
-        if params is None:
-            X_new, y_new = X_dev, self._pass_through_targets(y_dev)
-        elif self.mode == 'elem':
-            X_new = apply_cutmix_elem(X_dev, params.bboxes, params.indices, inplace=own_copy)
-            y_new = (apply_cutmix_elem(y_dev, params.bboxes, params.indices) if self.target_type == 'mask' else
-                     mix_targets(y_dev, params.lam, params.indices, self.num_classes))
-        else:
-            X_new = apply_cutmix(X_dev, params.bbox, params.indices, inplace=own_copy)
-            if self.target_type == 'mask':
-                y_new = apply_cutmix(y_dev, params.bbox, params.indices)
-            elif self.interpolate_loss:
-                y_new = self._prepare_interpolation(y_dev, params)
-            else:
-                y_new = mix_targets(y_dev, params.lam, params.indices, self.num_classes)
-
+        X_new = X_dev if params is None else apply_params(X_dev, params, inplace=own_copy)
         moved = batch_set(moved, self.input_key, X_new)
-        state.batch = batch_set(moved, self.target_key, y_new)
+        state.batch = batch_set(moved, self.target_key, self._targets(y_dev, params))
         self._log(params, logger)
 
-    def _pass_through_targets(self, y: Tensor) -> Tensor:
+    def _targets(self, y: Tensor, params: Optional[MixParams]) -> Tensor:
         if self.target_type == 'mask':
-            return y
+            return y if params is None else apply_params(y, params)
         if self.interpolate_loss:
-            self._y_a = self._y_b = None
-            return y
-        # One target format for the loss whether or not this batch was mixed.
-        return mix_targets(y, 1.0, torch.arange(y.shape[0]), self.num_classes)
-
-    def _log(self, params: Union[CutMixParams, CutMixElemParams, None], logger: Logger) -> None:
-        if isinstance(params, CutMixParams):
-            values = params.as_dict()
-        elif isinstance(params, CutMixElemParams):
-            values = {'lam': float(params.lam.mean())}
+            return self._prepare_interpolation(y, params)
+        if params is None:  # one target format for the loss whether or not this batch was mixed
+            dense = mix_targets(y, 1.0, torch.arange(y.shape[0]), self.num_classes)
         else:
-            values = {'lam': 1.0}
-        log.debug('CutMix draw: %s', values)
+            dense = mix_targets(y, params.lam, params.indices, self.num_classes)
+        return smooth_targets(dense, self.label_smoothing)
+
+    def _log(self, params: Optional[MixParams], logger: Logger) -> None:
+        values = {'lam': 1.0} if params is None else params.as_dict()
+        log.debug('%s draw: %s %s', type(self).__name__, type(params).__name__, values)
         if self.log_params:
-            logger.log_metrics({f'cutmix/{k}': float(v) for k, v in values.items()})
+            logger.log_metrics({f'{self.log_prefix}/{k}': float(v) for k, v in values.items()})
 
     # --------------------------------------------------------------------------------------- interpolate_loss
 
-    def _prepare_interpolation(self, y: Tensor, params: CutMixParams) -> Tensor:
+    def _prepare_interpolation(self, y: Tensor, params: Optional[MixParams]) -> Tensor:
+        if params is None:
+            self._y_a = self._y_b = None
+            return y
         if y.ndim != 1:
-            raise ValueError('interpolate_loss=True needs (N,) index targets; dense targets are mixed directly.')
+            raise MixingError('interpolate_loss=True needs (N,) index targets; dense targets are mixed directly.')
         self._y_a = y
-        self._y_b = y.index_select(0, _to_device(params.indices, y.device))
-        self._lam = params.lam
+        self._y_b = y.index_select(0, to_device(params.indices, y.device))
+        self._lam = float(params.lam)
         # The batch carries each sample's dominant label, so training metrics score what mostly fills the image.
-        return self._y_a if params.lam >= 0.5 else self._y_b
+        return self._y_a if self._lam >= 0.5 else self._y_b
 
     def _interpolate_loss(self, state: State) -> None:
         if self._y_a is None:
@@ -333,9 +405,211 @@ class CutMix(Algorithm):
         rows = slice(self._cursor, self._cursor + m)
         self._cursor += m
         if not isinstance(state.loss, Tensor) or not isinstance(state.outputs, Tensor):
-            raise TypeError('CutMix(interpolate_loss=True) supports a single loss tensor and a single output tensor.')
+            raise TypeError(f'{type(self).__name__}(interpolate_loss=True) supports a single loss tensor and a '
+                            f'single output tensor.')
         model = state.model.module if isinstance(state.model, torch.nn.parallel.DistributedDataParallel) else state.model
         loss_a = model.loss(state.outputs, _replaced(state.batch, self.target_key, self._y_a[rows]))
         loss_b = model.loss(state.outputs, _replaced(state.batch, self.target_key, self._y_b[rows]))
         state.loss = self._lam * loss_a + (1.0 - self._lam) * loss_b
 
+
+class CutMix(MixingAlgorithm):
+    """`CutMix <https://arxiv.org/abs/1905.04899>`_: paste a box from another image, mix the labels by area.
+
+    Runs on ``Event.AFTER_DATALOADER`` (training only): it moves ``state.batch`` to ``state.device`` itself and
+    mixes it there with one box, one ``lam`` and one permutation for the whole minibatch, so every microbatch of a
+    gradient-accumulation step shares the draw. Targets become dense ``(N, num_classes)`` distributions. At
+    ``Event.INIT`` it takes ``num_classes`` from the model when omitted and makes the model's loss accept dense
+    targets (see :func:`~composer_cutmix.loss.attach_dense_loss`); at ``Event.FIT_START`` it makes multiclass
+    training metrics score against each sample's dominant label.
+
+    Random draws come from the algorithm's own CPU generator, seeded from the trainer's seed (and rank), saved in
+    checkpoints and restored on resume, so runs are reproducible and no draw needs the device. Composer's own call,
+    ``CutMix(alpha=1.0, interpolate_loss=False, uniform_sampling=False, input_key=0, target_key=1)``, works as is.
+
+    Args:
+        num_classes: number of classes of the targets; ``None`` (default) takes it from the model at INIT.
+        alpha: ``Beta(alpha, alpha)`` concentration for the box area. ``1.0`` (the paper) draws it uniformly.
+        interpolate_loss: keep index targets and train on ``lam * CE(y) + (1 - lam) * CE(y[perm])``.
+        uniform_sampling: Composer's placement: box centres over a range widened by half a box on each side, so
+            every pixel is mixed equally often (boxes are clipped at the border, so smaller on average).
+        input_key: where the input sits in the batch: an index, a dict key, or a ``(getter, setter)`` pair.
+        target_key: where the target sits in the batch, likewise.
+        keep_box_inside: place the whole box inside the image (never clipped), so the area used is the area drawn.
+        prob: probability of mixing a batch; the others pass through with one-hot dense targets.
+        stop_at: stop mixing from this point on (``'0.9dur'``, ``'20ep'``, ``'5000ba'``); ``None`` never stops.
+        mode: ``'batch'`` (the paper: one box for the batch) or ``'elem'`` (one box and ``lam`` per sample).
+        target_type: ``'labels'`` (class labels or dense targets) or ``'mask'`` (segmentation: the same box is
+            pasted into the ``(N, H, W)`` target mask).
+        log_params: send ``lam`` and the box of every batch to Composer's loggers (``cutmix/*`` metrics). They
+            are always logged at DEBUG level to Python's ``composer_cutmix.algorithm`` logger.
+        check_loss: verify at INIT that the model's loss accepts dense targets.
+
+    Example:
+        >>> from composer_cutmix import CutMix
+        >>> CutMix(num_classes=10, alpha=1.0)
+        CutMix(num_classes=10, alpha=1.0)
+        >>> CutMix(alpha=1.0, interpolate_loss=False, uniform_sampling=False, input_key=0, target_key=1)
+        CutMix(num_classes=None, alpha=1.0)
+    """
+
+    log_prefix = 'cutmix'
+
+    def __init__(
+        self,
+        num_classes: Optional[int] = None,
+        alpha: float = 1.0,
+        *,
+        interpolate_loss: bool = False,
+        uniform_sampling: bool = False,
+        input_key: Key = 0,
+        target_key: Key = 1,
+        keep_box_inside: bool = False,
+        prob: float = 1.0,
+        stop_at: Union[None, str, int, Time] = None,
+        mode: str = 'batch',
+        target_type: str = 'labels',
+        log_params: bool = False,
+        check_loss: bool = True,
+    ) -> None:
+        super().__init__(num_classes, input_key=input_key, target_key=target_key, prob=prob, stop_at=stop_at,
+                         mode=mode, interpolate_loss=interpolate_loss, target_type=target_type, log_params=log_params,
+                         check_loss=check_loss)
+        self.alpha = check_alpha(alpha)
+        check_placement(uniform_sampling, keep_box_inside)
+        self.uniform_sampling = uniform_sampling
+        self.keep_box_inside = keep_box_inside
+
+    def sample(self, n: int, img_h: int, img_w: int) -> MixParams:
+        sampler = sample_params_elem if self.mode == 'elem' else sample_params
+        return sampler(n, img_h, img_w, self.alpha, uniform_sampling=self.uniform_sampling,
+                       keep_box_inside=self.keep_box_inside, generator=self.generator)
+
+    def _repr_args(self) -> dict[str, tuple[Any, Any]]:
+        return {'alpha': (self.alpha, None), 'uniform_sampling': (self.uniform_sampling, False),
+                'keep_box_inside': (self.keep_box_inside, False), **super()._repr_args(),
+                'interpolate_loss': (self.interpolate_loss, False), 'target_type': (self.target_type, 'labels')}
+
+
+class MixUp(MixingAlgorithm):
+    """`MixUp <https://arxiv.org/abs/1710.09412>`_: blend each image with a permuted partner, and the labels alike.
+
+    The same contract as :class:`CutMix` (one draw per minibatch on ``Event.AFTER_DATALOADER``, on the device,
+    dense targets and loss, truthful training metrics, its own checkpointed generator), with
+    ``X_mixed = lam * X + (1 - lam) * X[perm]`` and ``lam ~ Beta(alpha, alpha)``.
+
+    Args:
+        num_classes: number of classes; ``None`` (default) takes it from the model at INIT.
+        alpha: ``Beta(alpha, alpha)`` concentration; 0.2 (the MixUp paper's ImageNet value) blends lightly, 1.0
+            draws ``lam`` uniformly.
+        prob, stop_at, mode, interpolate_loss, input_key, target_key, log_params, check_loss: as for
+            :class:`CutMix`.
+
+    Example:
+        >>> MixUp(num_classes=10, alpha=0.2)
+        MixUp(num_classes=10, alpha=0.2)
+    """
+
+    log_prefix = 'mixup'
+
+    def __init__(
+        self,
+        num_classes: Optional[int] = None,
+        alpha: float = 0.2,
+        *,
+        prob: float = 1.0,
+        stop_at: Union[None, str, int, Time] = None,
+        mode: str = 'batch',
+        interpolate_loss: bool = False,
+        input_key: Key = 0,
+        target_key: Key = 1,
+        log_params: bool = False,
+        check_loss: bool = True,
+    ) -> None:
+        super().__init__(num_classes, input_key=input_key, target_key=target_key, prob=prob, stop_at=stop_at,
+                         mode=mode, interpolate_loss=interpolate_loss, log_params=log_params, check_loss=check_loss)
+        self.alpha = check_alpha(alpha)
+
+    def sample(self, n: int, img_h: int, img_w: int) -> MixParams:
+        sampler = sample_mixup_params_elem if self.mode == 'elem' else sample_mixup_params
+        return sampler(n, self.alpha, generator=self.generator)
+
+    def _repr_args(self) -> dict[str, tuple[Any, Any]]:
+        return {'alpha': (self.alpha, None), **super()._repr_args(),
+                'interpolate_loss': (self.interpolate_loss, False)}
+
+
+class MixUpCutMix(MixingAlgorithm):
+    """The modern recipe's switch (DeiT, Swin, ConvNeXt, timm's ``Mixup``): CutMix or MixUp, picked per batch.
+
+    timm's ``Mixup`` semantics argument for argument, with the contract of :class:`CutMix`: ``prob`` is the chance
+    a batch is mixed at all; with both alphas ``> 0`` a mixed batch uses CutMix with probability ``switch_prob``,
+    else MixUp; an alpha of 0 turns that op off. ``last_params`` is a
+    :class:`~composer_cutmix.functional.CutMixParams` or :class:`~composer_cutmix.functional.MixUpParams` (or,
+    in ``mode='elem'``, a :class:`~composer_cutmix.functional.MixUpCutMixElemParams`), or None when unmixed.
+
+    Args:
+        num_classes: number of classes; ``None`` (default) takes it from the model at INIT.
+        mixup_alpha: MixUp's ``Beta(alpha, alpha)``; 0 turns MixUp off.
+        cutmix_alpha: CutMix's ``Beta(alpha, alpha)``; 0 turns CutMix off (unless ``cutmix_minmax`` is set).
+        switch_prob: probability of CutMix when both are on.
+        prob: probability that a batch (in ``mode='elem'``: a sample) is mixed at all.
+        cutmix_minmax: ``(lo, hi)``: draw the box height and width independently in ``[lo*H, hi*H)`` ×
+            ``[lo*W, hi*W)``, fully inside the image, label weight ``1 - box area`` (CutMix stays on, as in timm).
+        correct_lam: the CutMix label weight is the box's area (after clipping); ``False`` keeps the drawn lambda.
+        label_smoothing: ``s``: targets become ``(1 - s) * y_mixed + s / C``, mixed and unmixed batches alike.
+        mode: ``'batch'`` (one op and draw per batch) or ``'elem'`` (the choice and the draw per sample).
+        stop_at, input_key, target_key, log_params, check_loss: as for :class:`CutMix`.
+
+    Example:
+        >>> MixUpCutMix(num_classes=1000, label_smoothing=0.1)
+        MixUpCutMix(num_classes=1000, mixup_alpha=0.8, cutmix_alpha=1.0, switch_prob=0.5, label_smoothing=0.1)
+    """
+
+    log_prefix = 'mixup_cutmix'
+
+    def __init__(
+        self,
+        num_classes: Optional[int] = None,
+        *,
+        mixup_alpha: float = 0.8,
+        cutmix_alpha: float = 1.0,
+        switch_prob: float = 0.5,
+        prob: float = 1.0,
+        cutmix_minmax: Optional[tuple[float, float]] = None,
+        correct_lam: bool = True,
+        label_smoothing: float = 0.0,
+        mode: str = 'batch',
+        stop_at: Union[None, str, int, Time] = None,
+        input_key: Key = 0,
+        target_key: Key = 1,
+        log_params: bool = False,
+        check_loss: bool = True,
+    ) -> None:
+        super().__init__(num_classes, input_key=input_key, target_key=target_key, prob=prob, stop_at=stop_at,
+                         mode=mode, label_smoothing=label_smoothing, log_params=log_params, check_loss=check_loss)
+        self.mixup_alpha = check_alpha(mixup_alpha, 'mixup_alpha', allow_zero=True)
+        self.cutmix_alpha = check_alpha(cutmix_alpha, 'cutmix_alpha', allow_zero=True)
+        self.switch_prob = check_probability(switch_prob, 'switch_prob')
+        self.cutmix_minmax = check_minmax(cutmix_minmax)
+        self.correct_lam = _check_flag('correct_lam', correct_lam)
+        check_switch(self.mixup_alpha, self.cutmix_alpha, self.cutmix_minmax)
+
+    def _switch_kwargs(self) -> dict[str, Any]:
+        return {'mixup_alpha': self.mixup_alpha, 'cutmix_alpha': self.cutmix_alpha, 'switch_prob': self.switch_prob,
+                'cutmix_minmax': self.cutmix_minmax, 'correct_lam': self.correct_lam}
+
+    def draw(self, n: int, img_h: int, img_w: int) -> Optional[MixParams]:
+        if self.mode == 'elem':  # timm: prob, the op and the draw are all per sample
+            return sample_switch_params_elem(n, img_h, img_w, prob=self.prob, **self._switch_kwargs(),
+                                             generator=self.generator)
+        return super().draw(n, img_h, img_w)
+
+    def sample(self, n: int, img_h: int, img_w: int) -> MixParams:
+        return sample_switch_params(n, img_h, img_w, **self._switch_kwargs(), generator=self.generator)
+
+    def _repr_args(self) -> dict[str, tuple[Any, Any]]:
+        return {'mixup_alpha': (self.mixup_alpha, None), 'cutmix_alpha': (self.cutmix_alpha, None),
+                'switch_prob': (self.switch_prob, None), 'cutmix_minmax': (self.cutmix_minmax, None),
+                'correct_lam': (self.correct_lam, True), 'label_smoothing': (self.label_smoothing, 0.0),
+                **super()._repr_args()}

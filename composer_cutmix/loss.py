@@ -1,6 +1,6 @@
-"""Dense-target cross-entropy, and how CutMix attaches it to a Composer model at ``Event.INIT``.
+"""Dense-target cross-entropy, and how the mixing algorithms attach it to a Composer model at ``Event.INIT``.
 
-CutMix turns labels into ``(N, num_classes)`` distributions, so the loss must accept them. Composer's default
+CutMix, MixUp and the switch turn labels into ``(N, num_classes)`` distributions, so the loss must accept them. Composer's default
 ``soft_cross_entropy`` does, but on every step it compares the target mass with the batch size on the host (a
 host-device synchronisation) and warns "Some targets have less than 1 total probability" whenever float
 rounding leaves a row a hair under 1. :func:`dense_cross_entropy` is ``torch.nn.functional.cross_entropy`` with
@@ -17,13 +17,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from composer_cutmix.functional import MixingError
+
 __all__ = ['DenseCrossEntropyLoss', 'LossIncompatibleError', 'attach_dense_loss', 'dense_cross_entropy']
 
 log = logging.getLogger(__name__)
 
 
-class LossIncompatibleError(ValueError):
-    """The model's loss cannot take the dense targets CutMix produces."""
+class LossIncompatibleError(MixingError):
+    """The model's loss cannot take the dense targets the mixing algorithms produce."""
 
 
 def dense_cross_entropy(
@@ -150,7 +152,7 @@ def _set_loss(model: Any, loss: torch.nn.Module) -> None:
 
 
 def attach_dense_loss(model: Any, num_classes: int) -> str:
-    """Makes a Composer model's loss accept the ``(N, num_classes)`` targets CutMix produces.
+    """Makes a Composer model's loss accept the ``(N, num_classes)`` targets the mixing algorithms produce.
 
     For a :class:`composer.models.ComposerClassifier` the loss function is inspected:
 
@@ -188,9 +190,9 @@ def attach_dense_loss(model: Any, num_classes: int) -> str:
     why = _probe(fn, num_classes)
     if why is not None:
         raise LossIncompatibleError(
-            f"CutMix turns targets into dense (N, {num_classes}) distributions, but the model's loss_fn "
+            f"CutMix/MixUp turn targets into dense (N, {num_classes}) distributions, but the model's loss_fn "
             f'{_describe(fn)} fails on them ({why}). Use a loss that takes probabilities: '
             f'ComposerClassifier(..., loss_fn=composer_cutmix.dense_cross_entropy) or torch.nn.CrossEntropyLoss(), '
-            f'or keep index targets with CutMix(..., interpolate_loss=True) if the loss is linear in its target.',
+            f'or keep index targets with CutMix/MixUp(..., interpolate_loss=True) if the loss is linear in its target.',
         )
     return f'kept {_describe(fn)} (it accepted a dense probe batch)'

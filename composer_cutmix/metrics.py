@@ -1,4 +1,4 @@
-"""Training metrics that stay truthful when CutMix makes the targets dense.
+"""Training metrics that stay truthful when CutMix, MixUp or the switch make the targets dense.
 
 Composer scores training metrics on a copy of each microbatch taken before ``Event.BEFORE_FORWARD``. Once CutMix
 has made the targets ``(N, C)`` distributions, torchmetrics' multiclass metrics either report 0.0

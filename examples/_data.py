@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch.utils.data import DataLoader
 
-from composer_cutmix.data import build_dataloader
-from composer_cutmix.errors import DataNotFoundError
+from composer_cutmix.runner.data import build_dataloader
+from composer_cutmix.runner.errors import DataNotFoundError
 
 __all__ = ['loaders']
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from composer_cutmix import cutmix_batch
-from composer_cutmix.models import cifar_resnet
+from composer_cutmix.runner.models import cifar_resnet
 
 from _data import loaders
 

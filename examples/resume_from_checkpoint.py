@@ -19,7 +19,7 @@ import torch
 from composer import Trainer
 
 from composer_cutmix import CutMix
-from composer_cutmix.models import build_model
+from composer_cutmix.runner.models import build_model
 
 from _data import loaders
 

@@ -16,7 +16,7 @@ from composer import Trainer
 from composer.algorithms import LabelSmoothing
 
 from composer_cutmix import CutMix
-from composer_cutmix.models import build_model
+from composer_cutmix.runner.models import build_model
 
 from _data import loaders
 

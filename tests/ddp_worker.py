@@ -16,8 +16,8 @@ from composer.core import Algorithm, Event, State
 from composer.loggers import Logger
 from composer.utils import dist
 
-from composer_cutmix.cli import main
-from composer_cutmix.registry import register_algorithm
+from composer_cutmix.runner.cli import main
+from composer_cutmix.runner.registry import register_algorithm
 
 __all__ = ['Probe']
 

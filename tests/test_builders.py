@@ -9,7 +9,7 @@ import torch
 from composer.optim import CosineAnnealingScheduler, CosineAnnealingWithWarmupScheduler, MultiStepWithWarmupScheduler
 from composer.utils import dist
 
-from composer_cutmix.data import (
+from composer_cutmix.runner.data import (
     FASHION_MNIST_CLASSES,
     build_dataloader,
     build_dataset,
@@ -17,10 +17,10 @@ from composer_cutmix.data import (
     random_crop,
     random_hflip,
 )
-from composer_cutmix.errors import ConfigError, DataNotFoundError
-from composer_cutmix.loggers import format_metrics_table, summarize_metrics
-from composer_cutmix.models import build_model, cifar_resnet
-from composer_cutmix.optim import build_optimizer, build_scheduler
+from composer_cutmix.runner.errors import ConfigError, DataNotFoundError
+from composer_cutmix.runner.loggers import format_metrics_table, summarize_metrics
+from composer_cutmix.runner.models import build_model, cifar_resnet
+from composer_cutmix.runner.optim import build_optimizer, build_scheduler
 
 SYNTH = {'name': 'synthetic', 'num_samples': 40, 'image_size': 12, 'channels': 3, 'num_classes': 4, 'batch_size': 8}
 

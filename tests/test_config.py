@@ -11,9 +11,9 @@ import pytest
 from composer.algorithms import ChannelsLast, LabelSmoothing
 
 from composer_cutmix.algorithm import CutMix
-from composer_cutmix.cli import main
-from composer_cutmix.config import ConfigError, config_from_dict, load_config
-from composer_cutmix.registry import ENTRY_POINT_GROUP, algorithm_names, build_algorithms, register_algorithm
+from composer_cutmix.runner.cli import main
+from composer_cutmix.runner.config import ConfigError, config_from_dict, load_config
+from composer_cutmix.runner.registry import ENTRY_POINT_GROUP, algorithm_names, build_algorithms, register_algorithm
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = str(ROOT / 'yamls' / 'synthetic.yaml')
@@ -117,7 +117,7 @@ def test_registry_builds_in_order_and_fills_num_classes():
 
 
 def test_registry_finds_the_entry_point_and_runtime_registrations(monkeypatch):
-    from composer_cutmix import registry
+    from composer_cutmix.runner import registry
 
     assert registry._entry_points()['cutmix'].value == 'composer_cutmix.algorithm:CutMix'  # declared in setup.cfg
     monkeypatch.setattr(registry, '_REGISTERED', {})

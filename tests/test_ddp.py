@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from composer_cutmix.config import load_config
-from composer_cutmix.data import BatchTransform, build_dataset
+from composer_cutmix.runner.config import load_config
+from composer_cutmix.runner.data import BatchTransform, build_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 OVERRIDES = ['max_duration=2ba', 'train_data.batch_size=8', 'train_data.augment=false', 'eval_data.batch_size=8',

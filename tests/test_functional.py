@@ -160,12 +160,12 @@ def test_sampling_follows_the_paper():
         assert 0 <= y0 <= y1 <= h and 0 <= x0 <= x1 <= w
 
 
-def test_uniform_sampling_keeps_the_whole_box_inside_with_the_image_aspect_ratio():
+def test_keep_box_inside_keeps_the_whole_box_inside_with_the_image_aspect_ratio():
     g = torch.Generator().manual_seed(6)
     h, w = 100, 200
     lams, touches = [], 0
     for _ in range(3000):
-        p = sample_params(2, h, w, 1.0, uniform_sampling=True, generator=g)
+        p = sample_params(2, h, w, 1.0, keep_box_inside=True, generator=g)
         y0, x0, y1, x1 = p.bbox
         assert 0 <= y0 <= y1 <= h and 0 <= x0 <= x1 <= w
         # never clipped: both sides are the drawn fraction of the image sides
@@ -184,7 +184,7 @@ def test_uniform_sampling_keeps_the_whole_box_inside_with_the_image_aspect_ratio
 def test_alpha_controls_the_beta_law(alpha, expected_var):
     # Var[Beta(a, a)] = 1 / (4 (2a + 1)); measured on large images where flooring is negligible.
     g = torch.Generator().manual_seed(7)
-    lams = np.array([sample_params(2, 512, 512, alpha, uniform_sampling=True, generator=g).lam for _ in range(3000)])
+    lams = np.array([sample_params(2, 512, 512, alpha, keep_box_inside=True, generator=g).lam for _ in range(3000)])
     assert lams.mean() == pytest.approx(0.5, abs=0.03)
     assert lams.var() == pytest.approx(expected_var, rel=0.12)
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from composer_cutmix.cli import main
-from composer_cutmix.errors import DataNotFoundError
-from composer_cutmix.preview import BOX_COLOR, draw_mixed_batch, mix_preview_batch, preview_batch
+from composer_cutmix.runner.cli import main
+from composer_cutmix.runner.errors import DataNotFoundError
+from composer_cutmix.runner.preview import BOX_COLOR, draw_mixed_batch, mix_preview_batch, preview_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 CFG = {'train_data': {'name': 'synthetic', 'num_samples': 16, 'image_size': 20, 'channels': 1, 'num_classes': 10,

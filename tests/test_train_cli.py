@@ -12,9 +12,9 @@ import torch
 from composer.core import Callback
 from omegaconf import OmegaConf
 
-from composer_cutmix.cli import main
-from composer_cutmix.config import ConfigError, config_from_dict, load_config
-from composer_cutmix.train import train
+from composer_cutmix.runner.cli import main
+from composer_cutmix.runner.config import ConfigError, config_from_dict, load_config
+from composer_cutmix.runner.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 YAMLS = sorted((ROOT / 'yamls').glob('*.yaml'))

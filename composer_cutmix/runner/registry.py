@@ -1,11 +1,14 @@
 """Name -> class registry for the ``algorithms:`` section of a run, and :func:`build_algorithms`.
 
-Built in: ``cutmix`` (this package's :class:`~composer_cutmix.algorithm.CutMix`) and the Composer algorithms
-people combine with it. Other packages add names through the entry-point group ``composer_cutmix.algorithms``
-(``name = package.module:Class``); a built-in name wins over an entry point of the same name.
+Built in: this package's mixers, ``cutmix`` (:class:`~composer_cutmix.algorithm.CutMix`), ``mixup``
+(:class:`~composer_cutmix.algorithm.MixUp`) and ``mixup_cutmix`` (:class:`~composer_cutmix.algorithm.MixUpCutMix`);
+Composer's own mixers under ``composer_cutmix`` and ``composer_mixup`` (``composer.algorithms.CutMix``/``MixUp``);
+and the Composer algorithms people combine with them. Other packages add names through the entry-point group
+``composer_cutmix.algorithms`` (``name = package.module:Class``); a built-in name wins over an entry point of the
+same name.
 
 Example:
-    >>> algos = build_algorithms({'cutmix': {'alpha': 1.0}, 'label_smoothing': {'smoothing': 0.1}}, num_classes=10)
+    >>> algos = build_algorithms({'cutmix': {'alpha': 1.0}, 'label_smoothing': {'smoothing': 0.1}})
     >>> [type(a).__name__ for a in algos]
     ['CutMix', 'LabelSmoothing']
 """
@@ -20,7 +23,7 @@ from typing import Any, Callable, Optional
 
 from composer.core import Algorithm
 
-from composer_cutmix.errors import ConfigError
+from composer_cutmix.runner.errors import ConfigError
 
 __all__ = [
     'ENTRY_POINT_GROUP',
@@ -36,7 +39,10 @@ ENTRY_POINT_GROUP = 'composer_cutmix.algorithms'
 # name -> 'module:attribute', imported on first use.
 _BUILTINS: dict[str, str] = {
     'cutmix': 'composer_cutmix.algorithm:CutMix',
-    'mixup': 'composer.algorithms:MixUp',
+    'mixup': 'composer_cutmix.algorithm:MixUp',
+    'mixup_cutmix': 'composer_cutmix.algorithm:MixUpCutMix',
+    'composer_cutmix': 'composer.algorithms:CutMix',
+    'composer_mixup': 'composer.algorithms:MixUp',
     'label_smoothing': 'composer.algorithms:LabelSmoothing',
     'channels_last': 'composer.algorithms:ChannelsLast',
     'blurpool': 'composer.algorithms:BlurPool',
@@ -126,7 +132,8 @@ def build_algorithms(cfg: Optional[Mapping[str, Any]], *, num_classes: Optional[
     Args:
         cfg: ``name -> kwargs`` (a mapping, ``None`` or ``{}`` for the defaults, ``False`` to leave it out),
             e.g. ``{'cutmix': {'alpha': 1.0}, 'channels_last': None}``.
-        num_classes: passed as ``num_classes`` to algorithms that take it and were not given one (CutMix).
+        num_classes: passed as ``num_classes`` to algorithms that take it and were not given one. Leave it
+            ``None`` to let this package's mixers take it from the model at ``Event.INIT``.
 
     Returns:
         list[Algorithm]: ready for ``Trainer(algorithms=...)``.

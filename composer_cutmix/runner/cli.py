@@ -7,7 +7,8 @@
     python -m composer_cutmix train ...                       # the same
     composer -n 2 -m composer_cutmix train ...                # DDP with Composer's launcher (gloo on CPU)
 
-A bad config or missing data prints one paragraph to stderr and exits with status 2, without a traceback.
+A bad config, missing or corrupt data, a checkpoint that does not fit, or a bad label met while training prints one
+paragraph to stderr and exits with status 2, without a traceback; ``--traceback`` shows the full trace instead.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import textwrap
 from collections.abc import Sequence
 from typing import Optional
 
-from composer_cutmix.errors import ConfigError
+from composer_cutmix.functional import MixingError
+from composer_cutmix.runner.errors import ConfigError
 
 __all__ = ['EXIT_CONFIG_ERROR', 'build_parser', 'main']
 
@@ -33,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog='Overrides are dotted key=value pairs merged into the YAML, e.g. max_duration=2ba '
                'train_data.batch_size=64 algorithms.cutmix.alpha=0.5.',
     )
+    parser.add_argument('--traceback', action='store_true',
+                        help='on an error of the config or data, show the full Python traceback, not one paragraph')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
     tr = sub.add_parser('train', help='train a YAML-configured run', description='Train a YAML-configured run.')
     tr.add_argument('config', help='the YAML file, e.g. yamls/fashion_mnist.yaml')
@@ -56,34 +60,38 @@ def _fail(message: str) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Runs the command line; returns the exit status (0, or 2 for a bad config or missing data).
+    """Runs the command line; returns the exit status (0, or 2 for an error of the user's making).
 
     Example:
         >>> main(['train', 'no/such.yaml'])
         2
     """
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    traceback = '--traceback' in argv  # accepted anywhere on the line, also after the subcommand
+    args, extra = parser.parse_known_args([a for a in argv if a != '--traceback'])
     unknown = [a for a in extra if a.startswith('-') or '=' not in a]
     if unknown:
         parser.error(f'unrecognized arguments: {" ".join(unknown)} (overrides are key=value, e.g. max_duration=2ba)')
     args.overrides = [*args.overrides, *extra]  # key=value pairs that came after an option
     try:
-        from composer_cutmix.config import load_config
+        from composer_cutmix.runner.config import load_config
 
         cfg = load_config(args.config, args.overrides)
         if args.command == 'train':
-            from composer_cutmix.train import train
+            from composer_cutmix.runner.train import train
 
             train(cfg)
         else:
-            from composer_cutmix.preview import preview_batch
+            from composer_cutmix.runner.preview import preview_batch
 
             if args.n < 1:
                 raise ConfigError(f'--n must be a positive number of images, got {args.n}.')
             img = preview_batch(cfg, n=args.n, out=args.out, seed=args.seed, ncols=args.ncols)
             print(f'wrote {args.out} ({img.width}x{img.height}, {min(args.n, len(img.info["cutmix_boxes"]))} images)')
-    except ConfigError as e:
+    except (ConfigError, MixingError) as e:
+        if traceback:
+            raise
         return _fail(str(e))
     except KeyboardInterrupt:
         print('composer-cutmix: interrupted', file=sys.stderr)

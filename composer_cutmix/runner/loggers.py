@@ -218,7 +218,7 @@ def build_loggers(cfg: Any, run_folder: str, *, append: bool = False) -> tuple[l
     """The logger destinations of a run, and the console arguments for :class:`composer.Trainer`.
 
     Args:
-        cfg: a :class:`~composer_cutmix.config.LoggersConfig` (or a mapping with its keys).
+        cfg: a :class:`~composer_cutmix.runner.schema.LoggersConfig` (or a mapping with its keys).
         run_folder: where ``metrics.jsonl`` (and ``log.txt``) go.
         append: append to an existing ``metrics.jsonl`` (resuming).
 
@@ -227,7 +227,7 @@ def build_loggers(cfg: Any, run_folder: str, *, append: bool = False) -> tuple[l
         or off. With ``progress_bar: null`` the bar is shown when stdout is a terminal; otherwise an
         :class:`EpochLineLogger` prints one plain line per ``console_log_interval`` to stdout.
     """
-    from composer_cutmix.config import LoggersConfig, coerce
+    from composer_cutmix.runner.schema import LoggersConfig, coerce
 
     cfg = coerce(cfg, LoggersConfig, 'loggers')
     destinations: list[LoggerDestination] = []

@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 import torch
+from omegaconf import DictConfig, OmegaConf
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from composer_cutmix.functional import cutmix_batch, sample_params, sample_params_elem
+from composer_cutmix.runner.config import RunConfig, config_from_dict, load_config
+from composer_cutmix.runner.data import build_dataloader
 
 __all__ = ['BOX_COLOR', 'MixedBatch', 'draw_mixed_batch', 'mix_preview_batch', 'preview_batch']
 
@@ -67,16 +70,9 @@ def _cutmix_kwargs(cfg: Any) -> dict[str, Any]:
 
 def _first_batch(source: Any, n: int, seed: int) -> tuple[Tensor, Tensor, Any, dict[str, Any]]:
     """``(X, y, info, cutmix kwargs)`` from a run config, a YAML path, a DataLoader, or an ``(X, y)`` pair."""
-    from omegaconf import DictConfig
-
     if isinstance(source, (tuple, list)) and len(source) == 2 and isinstance(source[0], Tensor):
         return source[0][:n], source[1][:n], None, {}
     if isinstance(source, (str, os.PathLike, dict, DictConfig)):
-        from omegaconf import OmegaConf
-
-        from composer_cutmix.config import RunConfig, config_from_dict, load_config
-        from composer_cutmix.data import build_dataloader
-
         if isinstance(source, (str, os.PathLike)):
             cfg = load_config(source)
         elif isinstance(source, DictConfig) and OmegaConf.get_type(source) is RunConfig:
@@ -245,7 +241,7 @@ def preview_batch(
     """Draws one CutMix'ed training batch as a grid; optionally saves it as a PNG.
 
     Args:
-        source: a run config (:func:`~composer_cutmix.config.load_config`'s result, a mapping, or a YAML path),
+        source: a run config (:func:`~composer_cutmix.runner.config.load_config`'s result, a mapping, or a YAML path),
             a DataLoader (its ``dataset.info`` gives class names and normalisation when it has one), or an
             ``(X, y)`` batch.
         n: number of images.

@@ -1,9 +1,9 @@
 """``train(cfg)``: a YAML run, wired from the builders into :class:`composer.Trainer`.
 
-Each builder makes one kind of object (:func:`~composer_cutmix.models.build_model`,
-:func:`~composer_cutmix.data.build_dataloader`, :func:`~composer_cutmix.registry.build_algorithms`,
-:func:`~composer_cutmix.optim.build_optimizer`, :func:`~composer_cutmix.optim.build_scheduler`,
-:func:`~composer_cutmix.loggers.build_loggers`); this module only connects them, writes the resolved config to
+Each builder makes one kind of object (:func:`~composer_cutmix.runner.models.build_model`,
+:func:`~composer_cutmix.runner.data.build_dataloader`, :func:`~composer_cutmix.runner.registry.build_algorithms`,
+:func:`~composer_cutmix.runner.optim.build_optimizer`, :func:`~composer_cutmix.runner.optim.build_scheduler`,
+:func:`~composer_cutmix.runner.loggers.build_loggers`); this module only connects them, writes the resolved config to
 ``{run_folder}/config.yaml``, and prints the final table of train and eval metrics.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,12 +22,14 @@ from composer.core import Callback
 from composer.utils import dist, reproducibility
 from omegaconf import DictConfig, OmegaConf
 
-from composer_cutmix.config import ConfigError, RunConfig, config_from_dict, resolve_device
-from composer_cutmix.data import DatasetInfo, build_dataloader
-from composer_cutmix.loggers import JSONLinesLogger, build_loggers, format_metrics_table, summarize_metrics
-from composer_cutmix.models import build_model
-from composer_cutmix.optim import build_optimizer, build_scheduler
-from composer_cutmix.registry import build_algorithms
+from composer_cutmix.functional import MixingError
+from composer_cutmix.runner.config import ConfigError, RunConfig, config_from_dict, resolve_device
+from composer_cutmix.runner.data import DatasetInfo, build_dataloader
+from composer_cutmix.runner.errors import RunError
+from composer_cutmix.runner.loggers import JSONLinesLogger, build_loggers, format_metrics_table, summarize_metrics
+from composer_cutmix.runner.models import build_model
+from composer_cutmix.runner.optim import build_optimizer, build_scheduler
+from composer_cutmix.runner.registry import build_algorithms
 
 __all__ = ['build_trainer', 'train']
 
@@ -56,6 +59,27 @@ def _check_data_fits_model(cfg: DictConfig, info: DatasetInfo) -> None:
         )
 
 
+def _autoresume_checkpoint(cfg: DictConfig) -> Any:
+    """The checkpoint Composer's autoresume will load (``save_folder/latest-rank{rank}.pt``), or None."""
+    if not cfg.autoresume or not cfg.save_folder:
+        return None
+    path = os.path.join(cfg.save_folder, f'latest-rank{dist.get_global_rank()}.pt')
+    return path if os.path.exists(path) else None
+
+
+def _is_checkpoint_problem(e: BaseException) -> bool:
+    if isinstance(e, (EOFError, pickle.UnpicklingError)):
+        return True
+    text = str(e)
+    return any(s in text for s in ('Error(s) in loading state_dict', 'size mismatch', 'Missing key', 'Unexpected key',
+                                   'parameter group', 'failed reading zip archive', 'invalid load key'))
+
+
+def _first_line(e: BaseException) -> str:
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    return ' '.join(lines[:2])[:300] if lines else type(e).__name__
+
+
 def _device_and_precision(cfg: DictConfig) -> tuple[str, str]:
     device = resolve_device(cfg.device)
     if device == 'gpu':
@@ -77,7 +101,7 @@ def build_trainer(cfg: Any, *, callbacks: Sequence[Callback] = ()) -> tuple[Trai
     """Builds the :class:`composer.Trainer` of a run without training.
 
     Args:
-        cfg: a run config (:func:`~composer_cutmix.config.load_config`'s result, a mapping, or a RunConfig).
+        cfg: a run config (:func:`~composer_cutmix.runner.config.load_config`'s result, a mapping, or a RunConfig).
         callbacks: extra Composer callbacks.
 
     Returns:
@@ -93,11 +117,11 @@ def build_trainer(cfg: Any, *, callbacks: Sequence[Callback] = ()) -> tuple[Trai
     _check_data_fits_model(cfg, train_dl.dataset.info)
     eval_dl = build_dataloader(cfg.eval_data, train=False, seed=cfg.seed) if cfg.eval_data is not None else None
     model = build_model(cfg.model)
-    algorithms = build_algorithms(cfg.algorithms, num_classes=cfg.model.num_classes)
+    algorithms = build_algorithms(cfg.algorithms)  # our mixers take num_classes from the model at INIT
     optimizer = build_optimizer(cfg.optimizer, model)
     scheduler = build_scheduler(cfg.scheduler)
 
-    resuming = cfg.load_path is not None and not cfg.load_weights_only
+    resuming = (cfg.load_path is not None and not cfg.load_weights_only) or _autoresume_checkpoint(cfg) is not None
     destinations, console = build_loggers(cfg.loggers, cfg.run_folder, append=resuming)
     metrics = next((d for d in destinations if isinstance(d, JSONLinesLogger)), None)
     if metrics is None:  # keep the final values for the table even without metrics.jsonl
@@ -112,7 +136,7 @@ def build_trainer(cfg: Any, *, callbacks: Sequence[Callback] = ()) -> tuple[Trai
         os.makedirs(cfg.run_folder, exist_ok=True)
         OmegaConf.save(cfg, os.path.join(cfg.run_folder, 'config.yaml'), resolve=True)
 
-    trainer = Trainer(
+    kwargs = dict(
         model=model,
         train_dataloader=train_dl,
         eval_dataloader=eval_dl,
@@ -135,8 +159,23 @@ def build_trainer(cfg: Any, *, callbacks: Sequence[Callback] = ()) -> tuple[Trai
         load_path=cfg.load_path,
         load_weights_only=cfg.load_weights_only,
         load_progress_bar=False,
+        autoresume=cfg.autoresume,
         **console,
     )
+    try:
+        trainer = Trainer(**kwargs)
+    except MixingError as e:  # refused at Event.INIT: num_classes, two mixers, a loss that takes no dense targets
+        raise ConfigError(f'algorithms: {e}') from e
+    except (RuntimeError, KeyError, EOFError, pickle.UnpicklingError) as e:
+        checkpoint = kwargs['load_path'] or _autoresume_checkpoint(cfg)
+        if checkpoint is None or not _is_checkpoint_problem(e):
+            raise
+        raise RunError(
+            f'the checkpoint {checkpoint!r} does not fit this config or cannot be read ({_first_line(e)}). Resume with '
+            f'the config that '
+            f'saved it ({os.path.join(cfg.run_folder, "config.yaml")}), or set load_weights_only=true to take only '
+            f'matching weights, or point load_path/save_folder elsewhere.',
+        ) from e
     return trainer, metrics
 
 
@@ -148,7 +187,7 @@ def train(cfg: Any, *, callbacks: Sequence[Callback] = (), print_table: bool = T
     On global rank 0 it prints a table of the last train and eval metrics.
 
     Args:
-        cfg: a run config (:func:`~composer_cutmix.config.load_config`'s result, a mapping, or a RunConfig).
+        cfg: a run config (:func:`~composer_cutmix.runner.config.load_config`'s result, a mapping, or a RunConfig).
         callbacks: extra Composer callbacks.
         print_table: print the final table (rank 0 only).
 
@@ -159,9 +198,10 @@ def train(cfg: Any, *, callbacks: Sequence[Callback] = (), print_table: bool = T
 
     Raises:
         ConfigError, DataNotFoundError: a bad config or missing data, before anything is trained.
+        RunError: a user error found while training (a label outside ``num_classes``), with the batch it was in.
 
     Example:
-        >>> from composer_cutmix.config import load_config
+        >>> from composer_cutmix.runner.config import load_config
         >>> cfg = load_config('yamls/synthetic.yaml', ['max_duration=2ba', 'loggers.progress_bar=true'])
         >>> 'eval/MulticlassAccuracy' in train(cfg, print_table=False)
         True
@@ -171,6 +211,9 @@ def train(cfg: Any, *, callbacks: Sequence[Callback] = (), print_table: bool = T
     start = time.perf_counter()
     try:
         trainer.fit()
+    except MixingError as e:  # e.g. a label outside num_classes, found when its batch came up
+        raise RunError(f'training stopped at batch {int(trainer.state.timestamp.batch)} '
+                       f'(epoch {int(trainer.state.timestamp.epoch)}): {e}') from e
     finally:
         trainer.close()
     summary = summarize_metrics(metrics.latest, metrics.train_means)

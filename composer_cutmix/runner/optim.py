@@ -25,7 +25,7 @@ from composer.optim import (
     MultiStepWithWarmupScheduler,
 )
 
-from composer_cutmix.errors import ConfigError
+from composer_cutmix.runner.errors import ConfigError
 
 __all__ = ['build_optimizer', 'build_scheduler']
 
@@ -36,13 +36,13 @@ def build_optimizer(cfg: Any, model: torch.nn.Module) -> torch.optim.Optimizer:
     Weight decay applies to every parameter, as in the CutMix paper's code.
 
     Args:
-        cfg: an :class:`~composer_cutmix.config.OptimizerConfig` (or a mapping with its keys).
+        cfg: an :class:`~composer_cutmix.runner.schema.OptimizerConfig` (or a mapping with its keys).
         model: whose parameters to optimise.
 
     Raises:
         ConfigError: an unknown name, or Nesterov without momentum.
     """
-    from composer_cutmix.config import OPTIMIZERS, OptimizerConfig, coerce
+    from composer_cutmix.runner.schema import OPTIMIZERS, OptimizerConfig, coerce
 
     cfg = coerce(cfg, OptimizerConfig, 'optimizer')
     params = [p for p in model.parameters() if p.requires_grad]
@@ -63,12 +63,12 @@ def build_scheduler(cfg: Any) -> ComposerScheduler:
     """A Composer schedule: ``cosine``, ``multistep`` or ``constant``, each with linear warmup if ``t_warmup > 0``.
 
     Args:
-        cfg: a :class:`~composer_cutmix.config.SchedulerConfig` (or a mapping with its keys).
+        cfg: a :class:`~composer_cutmix.runner.schema.SchedulerConfig` (or a mapping with its keys).
 
     Raises:
         ConfigError: an unknown name, or ``multistep`` without milestones.
     """
-    from composer_cutmix.config import SCHEDULERS, SchedulerConfig, coerce
+    from composer_cutmix.runner.schema import SCHEDULERS, SchedulerConfig, coerce
 
     cfg = coerce(cfg, SchedulerConfig, 'scheduler')
     warmup = Time.from_timestring(cfg.t_warmup).value > 0

@@ -1,48 +1,41 @@
-"""The typed schema of a YAML run, and :func:`load_config`: YAML + ``key=value`` overrides -> checked config.
+"""The typed schema of a YAML run (OmegaConf structured configs), and :func:`coerce` into it.
 
-A run is one YAML file whose keys are the fields of :class:`RunConfig`; anything on the command line of the
-form ``train_data.batch_size=64`` is merged on top (OmegaConf dotlist syntax). The result is validated against
-the dataclasses below: an unknown key, a value of the wrong type, or an unknown model, data set, algorithm,
-optimizer, scheduler or precision raises :class:`ConfigError` with one paragraph naming the key, the value
-given and what is accepted.
+Each section of a run is a dataclass; :func:`coerce` merges a mapping into one and turns OmegaConf's errors into a
+:class:`~composer_cutmix.runner.errors.ConfigError` of one paragraph naming the key, what was given and what is
+accepted. Names that the builders own (models, data sets, algorithms) are checked in
+:mod:`composer_cutmix.runner.config`, which sits above both: this module imports no builder.
 
 Example:
-    >>> cfg = config_from_dict({'train_data': {'name': 'synthetic'}, 'max_duration': '2ba'})
-    >>> cfg.model.name, cfg.train_data.batch_size, cfg.run_folder
-    ('cifar_resnet', 128, 'runs/run')
+    >>> cfg = coerce({'name': 'synthetic', 'batch_size': 8}, DataConfig, 'train_data')
+    >>> cfg.name, cfg.batch_size, cfg.augment
+    ('synthetic', 8, True)
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from typing import Any, Optional, Union
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
-from composer_cutmix.errors import ConfigError, DataNotFoundError
+from composer_cutmix.runner.errors import ConfigError
 
 __all__ = [
     'DEVICES',
     'OPTIMIZERS',
     'PRECISIONS',
     'SCHEDULERS',
-    'ConfigError',
     'DataConfig',
-    'DataNotFoundError',
     'LoggersConfig',
     'ModelConfig',
     'OptimizerConfig',
     'RunConfig',
     'SchedulerConfig',
+    'as_config_error',
     'coerce',
-    'config_from_dict',
-    'load_config',
-    'resolve_device',
-    'validate',
 ]
 
 DEVICES = ('auto', 'cpu', 'gpu', 'mps')
@@ -178,7 +171,7 @@ class RunConfig:
         model, train_data, eval_data, optimizer, scheduler, loggers: see their classes; ``eval_data: null``
             turns evaluation off.
         algorithms: ``name: {kwargs}`` for each algorithm, e.g. ``cutmix: {alpha: 1.0}`` (see
-            :mod:`composer_cutmix.registry`); ``name: false`` turns one off (``algorithms.cutmix=false`` on the
+            :mod:`composer_cutmix.runner.registry`); ``name: false`` turns one off (``algorithms.cutmix=false`` on the
             command line: the baseline of a CutMix YAML).
         save_folder: where checkpoints go (``null``: none), e.g. ``${run_folder}/checkpoints``.
         save_interval: how often to checkpoint (``'1ep'``).
@@ -186,6 +179,10 @@ class RunConfig:
         save_overwrite: overwrite existing checkpoints of the same name.
         load_path: a checkpoint to resume from (model, optimizer, algorithms' state, timestamp).
         load_weights_only: load only the weights from ``load_path`` (fine-tuning rather than resuming).
+        autoresume: Composer's autoresume: when ``save_folder`` holds a checkpoint of this run (its
+            ``latest-rank{rank}.pt``), resume from it, so rerunning the same command after the run was killed
+            continues where it stopped; otherwise start afresh. Needs ``save_folder`` (and ``run_name``, which
+            defaults to the YAML file's stem).
     """
 
     run_name: Optional[str] = None
@@ -209,6 +206,7 @@ class RunConfig:
     save_overwrite: bool = False
     load_path: Optional[str] = None
     load_weights_only: bool = False
+    autoresume: bool = False
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -246,7 +244,8 @@ def _type_of_field(schema: type, dotted: str) -> Optional[str]:
     return None if f is None else str(f.type)
 
 
-def _rewrap(e: OmegaConfBaseException, where: str, schema: type) -> ConfigError:
+def as_config_error(e: OmegaConfBaseException, where: str, schema: type) -> ConfigError:
+    """One paragraph for an OmegaConf error met while merging into ``schema`` at ``where`` (``''``: the top)."""
     full_key = str(getattr(e, 'full_key', '') or '')
     if not full_key:  # "Merge error: str is not a subclass of ModelConfig": a section given as a scalar
         text = str(e).replace('\n', ' ')
@@ -303,181 +302,5 @@ def coerce(cfg: Any, schema: type, where: str = '') -> DictConfig:
     try:
         return OmegaConf.merge(OmegaConf.structured(schema), cfg)
     except (ValidationError, ConfigKeyError, OmegaConfBaseException) as e:
-        raise _rewrap(e, where, schema) from None
+        raise as_config_error(e, where, schema) from None
 
-
-# --------------------------------------------------------------------------------------------------------------
-# Checking names and values OmegaConf's types cannot express.
-# --------------------------------------------------------------------------------------------------------------
-
-
-def _one_of(key: str, value: Any, accepted: Sequence[str]) -> None:
-    if value not in accepted:
-        raise ConfigError(f'{key}: unknown value {value!r}. Accepted: {", ".join(map(str, accepted))}.')
-
-
-def _time(key: str, value: Any, units: str = 'ep, ba, sp, dur') -> None:
-    from composer.core import Time
-
-    try:
-        Time.from_timestring(str(value))
-    except (ValueError, TypeError):
-        raise ConfigError(
-            f"{key}: {value!r} is not a Composer time. Write a number and a unit ({units}), e.g. '3ep', '2ba', "
-            f"'0.5dur'.",
-        ) from None
-
-
-def _positive(key: str, value: Any, low: int = 1) -> None:
-    if value is not None and value < low:
-        raise ConfigError(f'{key} must be >= {low}, got {value!r}.')
-
-
-def validate(cfg: DictConfig) -> DictConfig:
-    """Checks the names and values of a typed run config; returns it unchanged.
-
-    Raises:
-        ConfigError: naming the first bad key, the value given and what is accepted.
-    """
-    from composer_cutmix.data import check_dataset_name
-    from composer_cutmix.models import check_model_name
-    from composer_cutmix.registry import check_algorithm_names
-
-    _one_of('device', cfg.device, DEVICES)
-    _one_of('precision', cfg.precision, PRECISIONS)
-    _one_of('optimizer.name', cfg.optimizer.name, OPTIMIZERS)
-    _one_of('scheduler.name', cfg.scheduler.name, SCHEDULERS)
-    check_model_name(cfg.model.name)
-    for part in ('train_data', 'eval_data'):
-        data = cfg[part]
-        if data is None:
-            continue
-        check_dataset_name(data.name, f'{part}.name')
-        _positive(f'{part}.batch_size', data.batch_size)
-        _positive(f'{part}.subset', data.subset)
-        _positive(f'{part}.num_workers', data.num_workers, 0)
-    check_algorithm_names(list(cfg.algorithms.keys()))
-    for name, kwargs in cfg.algorithms.items():
-        if kwargs is not None and kwargs is not False and not isinstance(kwargs, (Mapping, DictConfig)):
-            raise ConfigError(
-                f'algorithms.{name}: expected a mapping of keyword arguments (null or {{}} for the defaults, false '
-                f'to turn it off), got {kwargs!r}. Example: algorithms: {{cutmix: {{alpha: 1.0}}}}.',
-            )
-    _time('max_duration', cfg.max_duration)
-    _time('eval_interval', cfg.eval_interval)
-    _time('save_interval', cfg.save_interval)
-    _time('scheduler.t_warmup', cfg.scheduler.t_warmup)
-    _time('loggers.console_log_interval', cfg.loggers.console_log_interval, 'ep, ba')
-    for i, m in enumerate(cfg.scheduler.milestones):
-        _time(f'scheduler.milestones[{i}]', m)
-    mb = cfg.device_train_microbatch_size
-    if isinstance(mb, str) and mb != 'auto':
-        raise ConfigError(f"device_train_microbatch_size must be a positive integer, 'auto' or null, got {mb!r}.")
-    if isinstance(mb, int):
-        _positive('device_train_microbatch_size', mb)
-    if cfg.optimizer.lr <= 0:
-        raise ConfigError(f'optimizer.lr must be > 0, got {cfg.optimizer.lr!r}.')
-    return cfg
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Loading.
-# --------------------------------------------------------------------------------------------------------------
-
-
-def _finish(cfg: DictConfig, default_name: str) -> DictConfig:
-    if cfg.run_name is None:
-        cfg.run_name = default_name
-    if cfg.run_folder is None:
-        cfg.run_folder = os.path.join('runs', cfg.run_name)
-    try:
-        OmegaConf.resolve(cfg)
-    except OmegaConfBaseException as e:
-        detail = getattr(e, 'msg', e)
-        raise ConfigError(f'config: cannot resolve an interpolation (${{...}}): {detail}') from None
-    return validate(cfg)
-
-
-def config_from_dict(data: Any, overrides: Sequence[str] = (), *, name: str = 'run') -> DictConfig:
-    """Builds a checked run config from a mapping (or a :class:`RunConfig`) and ``key=value`` overrides.
-
-    Args:
-        data: the run's keys, as in a YAML file.
-        overrides: dotted ``key=value`` strings merged on top.
-        name: the default ``run_name``.
-
-    Returns:
-        DictConfig: typed as :class:`RunConfig`, interpolations resolved.
-
-    Raises:
-        ConfigError: see :func:`validate`.
-    """
-    cfg = coerce(data, RunConfig)
-    cfg = _merge_overrides(cfg, overrides)
-    return _finish(cfg, name)
-
-
-def _merge_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
-    overrides = list(overrides)
-    for item in overrides:
-        if '=' not in item or item.startswith('='):
-            raise ConfigError(
-                f'override {item!r} is not of the form key=value. Write dotted keys, e.g. max_duration=2ba or '
-                f'train_data.batch_size=64.',
-            )
-    try:
-        dot = OmegaConf.from_dotlist(overrides)
-    except OmegaConfBaseException as e:
-        raise ConfigError(
-            f'cannot parse the overrides {overrides}: {e}. Write dotted keys, e.g. max_duration=2ba.',
-        ) from None
-    try:
-        return OmegaConf.merge(cfg, dot)
-    except OmegaConfBaseException as e:
-        err = _rewrap(e, '', RunConfig)
-        raise ConfigError(f'{err} (from the command-line overrides)') from None
-
-
-def load_config(path: Union[str, os.PathLike], overrides: Sequence[str] = ()) -> DictConfig:
-    """Loads a run's YAML file, merges ``key=value`` overrides and validates the result.
-
-    Args:
-        path: the YAML file. Its stem is the default ``run_name``.
-        overrides: dotted ``key=value`` strings (OmegaConf dotlist), e.g. ``['max_duration=2ba']``.
-
-    Returns:
-        DictConfig: typed as :class:`RunConfig`, with ``run_name`` and ``run_folder`` filled in and
-        interpolations such as ``${run_folder}`` resolved.
-
-    Raises:
-        ConfigError: the file is missing or not YAML, or a key, type or name is wrong.
-
-    Example:
-        >>> cfg = load_config('yamls/synthetic.yaml', ['max_duration=2ba', 'train_data.batch_size=8'])
-        >>> cfg.max_duration, cfg.train_data.batch_size, cfg.run_folder
-        ('2ba', 8, 'runs/synthetic')
-    """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ConfigError(
-            f'config file {path!r} not found. Pass the path of a YAML file, e.g. yamls/fashion_mnist.yaml.',
-        )
-    try:
-        raw = OmegaConf.load(path)
-    except Exception as e:  # yaml's ScannerError/ParserError and OmegaConf's errors alike
-        raise ConfigError(f'cannot read {path!r} as YAML: {e}'.replace('\n', ' ')) from None
-    if not isinstance(raw, DictConfig):
-        raise ConfigError(
-            f'{path!r} must hold a mapping of keys (model:, train_data:, ...), got a {type(raw).__name__}.',
-        )
-    stem = os.path.splitext(os.path.basename(path))[0]
-    return config_from_dict(raw, overrides, name=stem)
-
-
-def resolve_device(device: str) -> str:
-    """``'auto'`` -> ``'gpu'`` when CUDA is available, else ``'cpu'``; other values pass through."""
-    if device == 'auto':
-        import torch
-
-        return 'gpu' if torch.cuda.is_available() else 'cpu'
-    return device

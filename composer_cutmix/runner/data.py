@@ -28,7 +28,7 @@ from composer.utils import dist
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from composer_cutmix.errors import ConfigError, DataNotFoundError
+from composer_cutmix.runner.errors import ConfigError, DataNotFoundError
 
 __all__ = [
     'CIFAR10_CLASSES',
@@ -261,9 +261,27 @@ def load_fashion_mnist(root: str = FASHION_MNIST_DIR, train: bool = True, downlo
             raise DataNotFoundError(f'{key}: downloading Fashion-MNIST into {root!r} failed ({e}). '
                                     f'{_fashion_mnist_missing(root, key + ".root", False)}') from None
         return ds.data.unsqueeze(1).contiguous(), ds.targets.long()
-    images = read_image_file(_decompressed(img))
-    labels = read_label_file(_decompressed(lab))
+    images, labels = _read_idx(img, read_image_file, key), _read_idx(lab, read_label_file, key)
+    if images.shape[0] != labels.shape[0]:
+        raise DataNotFoundError(
+            f'{key}.root: {img!r} holds {images.shape[0]} images but {lab!r} holds {labels.shape[0]} labels: the two '
+            f'files are not a pair (one of them is truncated or from another set). Reinstall the data set '
+            f'(sudo apt-get install --reinstall dataset-fashion-mnist) or replace the files.',
+        )
     return images.unsqueeze(1).contiguous(), labels
+
+
+def _read_idx(path: str, reader: Any, key: str) -> Tensor:
+    """One idx file through torchvision's reader; a corrupt or truncated file is a one-paragraph error."""
+    try:
+        return reader(_decompressed(path))
+    except (OSError, EOFError, RuntimeError, ValueError, AssertionError) as e:  # gzip, torch.frombuffer/view, magic
+        detail = ' '.join(str(e).split())[:200] or type(e).__name__
+        raise DataNotFoundError(
+            f'{key}.root: {path!r} is corrupt or truncated and cannot be read as an idx file ({detail}). Reinstall the '
+            f'data set (sudo apt-get install --reinstall dataset-fashion-mnist) or replace the file, and delete the '
+            f'decompressed copies in {os.path.join(cache_dir(), "idx")} if the .gz file changed.',
+        ) from None
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -336,7 +354,7 @@ def build_dataset(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str] = 
     """The data set a ``train_data``/``eval_data`` config names, with ``.info`` (a :class:`DatasetInfo`).
 
     Args:
-        cfg: a :class:`~composer_cutmix.config.DataConfig` (or a mapping with its keys).
+        cfg: a :class:`~composer_cutmix.runner.schema.DataConfig` (or a mapping with its keys).
         train: the training split (else the test/validation split).
         seed: seeds the ``synthetic`` images (the eval split gets other images than the train split).
         key: the config key for messages; defaults to ``train_data``/``eval_data``.
@@ -344,7 +362,7 @@ def build_dataset(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str] = 
     Raises:
         DataNotFoundError: the files are not there; the message says how to get them.
     """
-    from composer_cutmix.config import DataConfig, coerce
+    from composer_cutmix.runner.schema import DataConfig, coerce
 
     key = key or ('train_data' if train else 'eval_data')
     cfg = coerce(cfg, DataConfig, key)
@@ -378,7 +396,7 @@ def build_dataloader(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str]
     ``cfg.augment``. ``loader.dataset.info`` is the :class:`DatasetInfo` (class names, mean, std).
 
     Args:
-        cfg: a :class:`~composer_cutmix.config.DataConfig` (or a mapping with its keys).
+        cfg: a :class:`~composer_cutmix.runner.schema.DataConfig` (or a mapping with its keys).
         train: training loader (shuffled, augmented, drops the last incomplete batch unless ``drop_last``
             says otherwise) or evaluation loader.
         seed: seeds shuffling (with the epoch) and the ``synthetic`` images.
@@ -397,7 +415,7 @@ def build_dataloader(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str]
         >>> tuple(X.shape), X.dtype, tuple(y.shape)
         ((8, 1, 28, 28), torch.float32, (8,))
     """
-    from composer_cutmix.config import DataConfig, coerce
+    from composer_cutmix.runner.schema import DataConfig, coerce
 
     key = key or ('train_data' if train else 'eval_data')
     cfg = coerce(cfg, DataConfig, key)

@@ -14,7 +14,7 @@ from composer.models import ComposerClassifier
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
-from composer_cutmix.errors import ConfigError
+from composer_cutmix.runner.errors import ConfigError
 
 __all__ = ['CifarResNet', 'build_model', 'check_model_name', 'cifar_resnet', 'model_names']
 
@@ -158,7 +158,7 @@ def build_model(cfg: Any) -> ComposerClassifier:
     """Builds the network a ``model`` config names, wrapped in a :class:`~composer.models.ComposerClassifier`.
 
     Args:
-        cfg: a :class:`~composer_cutmix.config.ModelConfig` (or a mapping with its keys): ``name``,
+        cfg: a :class:`~composer_cutmix.runner.schema.ModelConfig` (or a mapping with its keys): ``name``,
             ``num_classes``, ``in_channels``, ``depth`` and ``width`` (for ``cifar_resnet``), and ``kwargs``
             passed on to torchvision's ``get_model`` or timm's ``create_model``.
 
@@ -173,7 +173,7 @@ def build_model(cfg: Any) -> ComposerClassifier:
         >>> tuple(m.module(torch.zeros(1, 1, 28, 28)).shape)
         (1, 10)
     """
-    from composer_cutmix.config import ModelConfig, coerce
+    from composer_cutmix.runner.schema import ModelConfig, coerce
 
     cfg = coerce(cfg, ModelConfig, 'model')
     name, kwargs = cfg.name, dict(cfg.kwargs)
