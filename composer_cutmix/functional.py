@@ -751,31 +751,30 @@ def apply_cutmix_elem(X: Tensor, bboxes: Tensor, indices: Tensor, *, inplace: bo
     return torch.where(mask, X.index_select(0, to_device(indices, X.device)), X, out=out)
 
 
-def blend(X: Tensor, indices: Tensor, weight: Union[float, Tensor], *, inplace: bool = False) -> Tensor:
-    """``X + weight * (X[indices] - X)``, i.e. ``(1 - weight) * X + weight * X[indices]``, with one gather.
+def blend(X: Tensor, indices: Tensor, lam: Union[float, Tensor], *, inplace: bool = False) -> Tensor:
+    """``lam * X + (1 - lam) * X[indices]`` with one gather of the permuted batch.
 
-    ``weight`` is a float or a tensor that broadcasts against ``X`` (per sample, or per pixel). It is computed with
-    ``torch.lerp``, which is exact where the weight is 0 (the sample's own pixel) or 1 (the partner's). Float32 and
-    float64 are blended in their own precision; half precision is blended in float32 and cast back; integer inputs
-    (uint8 images) are blended in float32 and rounded to the nearest integer. With ``inplace=True`` the result is
-    written into ``X``, which is returned; otherwise ``X`` is left as it was and the permuted copy is the output.
+    ``lam`` is the weight of each sample's own pixels: a float, or a tensor that broadcasts against ``X`` (per
+    sample, or per pixel). Float32 and float64 are blended in their own precision with one in-place ``torch.lerp``
+    (equal to the formula up to float rounding, and exact where ``lam`` is 1 or 0). Half precision and integer
+    inputs (uint8 images) are blended in float32 with the formula as written, then cast back, integers rounded to
+    the nearest value. With ``inplace=True`` the result is written into ``X``, which is returned; otherwise ``X`` is
+    left as it was.
     """
     idx = to_device(indices, X.device)
-    if isinstance(weight, Tensor):
-        weight = weight.to(X.device, non_blocking=True)
+    if isinstance(lam, Tensor):
+        lam = lam.to(X.device, non_blocking=True)
     if X.dtype in (torch.float32, torch.float64):
-        if isinstance(weight, Tensor):
-            weight = weight.to(X.dtype)
+        weight = 1.0 - (lam.to(X.dtype) if isinstance(lam, Tensor) else lam)
         partner = torch.empty_like(X, memory_format=torch.preserve_format)
         torch.index_select(X, 0, idx, out=partner)
         if inplace:
             return X.lerp_(partner, weight)
         return torch.lerp(X, partner, weight, out=partner)
-    # Half precision and integers: blend in float32, then cast back (rounding to nearest for integers).
     Xf = X.to(torch.float32, memory_format=torch.preserve_format)
-    if isinstance(weight, Tensor):
-        weight = weight.float()
-    out = Xf.lerp_(Xf.index_select(0, idx), weight)
+    lam = lam.float() if isinstance(lam, Tensor) else lam
+    partner = Xf.index_select(0, idx).mul_(1 - lam)
+    out = Xf.mul_(lam).add_(partner)
     if not X.dtype.is_floating_point:
         info = torch.iinfo(X.dtype)
         out = out.round_().clamp_(info.min, info.max)
@@ -786,8 +785,7 @@ def blend(X: Tensor, indices: Tensor, weight: Union[float, Tensor], *, inplace: 
 
 def apply_mixup(X: Tensor, lam: Union[float, Tensor], indices: Tensor, *, inplace: bool = False) -> Tensor:
     """``lam * X + (1 - lam) * X[indices]``; ``lam`` a float or an ``(N,)`` tensor (per sample). See :func:`blend`."""
-    weight = _per_sample(1.0 - lam, X) if isinstance(lam, Tensor) else 1.0 - lam
-    return blend(X, indices, weight, inplace=inplace)
+    return blend(X, indices, _per_sample(lam, X) if isinstance(lam, Tensor) else lam, inplace=inplace)
 
 
 def apply_params(X: Tensor, params: MixParams, *, inplace: bool = False) -> Tensor:
@@ -799,13 +797,13 @@ def apply_params(X: Tensor, params: MixParams, *, inplace: bool = False) -> Tens
     if isinstance(params, (MixUpParams, MixUpElemParams)):
         return apply_mixup(X, params.lam, params.indices, inplace=inplace)
     if isinstance(params, MixUpCutMixElemParams):
-        # One per-pixel weight map: 1 inside the box of a CutMix-ed sample (0 outside), 1 - lam for a blended one.
+        # One per-pixel map of own weights: 0 inside the box of a CutMix-ed sample (1 outside), lam for a blended one.
         img_h, img_w = X.shape[-2], X.shape[-1]
         dtype = X.dtype if X.dtype in (torch.float32, torch.float64) else torch.float32
-        boxes = box_masks(params.bboxes, img_h, img_w, X.device).to(dtype)
+        outside = ~box_masks(params.bboxes, img_h, img_w, X.device)
         cut = to_device(params.use_cutmix, X.device).view(-1, 1, 1)
-        fade = to_device(1.0 - params.lam, X.device).to(dtype).view(-1, 1, 1)
-        return blend(X, params.indices, _per_sample(torch.where(cut, boxes, fade), X), inplace=inplace)
+        lam = to_device(params.lam, X.device).to(dtype).view(-1, 1, 1)
+        return blend(X, params.indices, _per_sample(torch.where(cut, outside.to(dtype), lam), X), inplace=inplace)
     raise MixingError(f'params must be one of CutMixParams, CutMixElemParams, MixUpParams, MixUpElemParams or '
                       f'MixUpCutMixElemParams, got {type(params).__name__}.')
 
