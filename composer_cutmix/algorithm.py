@@ -302,6 +302,12 @@ class MixingAlgorithm(Algorithm):
             self._seed(torch.initial_seed())
         return self._generator
 
+    @generator.setter
+    def generator(self, generator: torch.Generator) -> None:
+        if not isinstance(generator, torch.Generator) or generator.device.type != 'cpu':
+            raise MixingError(f'generator must be a CPU torch.Generator, got {generator!r}.')
+        self._generator = generator
+
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         if self._generator is not None:

@@ -3,7 +3,7 @@
 ::
 
     composer-cutmix train yamls/fashion_mnist.yaml [key=value ...]
-    composer-cutmix preview yamls/fashion_mnist.yaml --out mixed.png [--n 16] [--seed 0] [key=value ...]
+    composer-cutmix preview yamls/fashion_mnist.yaml --out mixed.png [--n 16] [--seed 0] [--batches 1] [key=value ...]
     python -m composer_cutmix train ...                       # the same
     composer -n 2 -m composer_cutmix train ...                # DDP with Composer's launcher (gloo on CPU)
 
@@ -41,14 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser('train', help='train a YAML-configured run', description='Train a YAML-configured run.')
     tr.add_argument('config', help='the YAML file, e.g. yamls/fashion_mnist.yaml')
     tr.add_argument('overrides', nargs='*', metavar='key=value', help='overrides, e.g. max_duration=2ba')
-    pv = sub.add_parser('preview', help='draw one CutMix-ed training batch as a PNG',
-                        description='Draw one CutMix-ed training batch: boxes outlined, labels weighed.')
+    pv = sub.add_parser('preview', help='draw mixed training batches as a PNG',
+                        description="Draw the run's mixer at work on training batches: boxes outlined, blends named, "
+                                    'labels weighed.')
     pv.add_argument('config', help='the YAML file of the run')
     pv.add_argument('overrides', nargs='*', metavar='key=value', help='overrides, e.g. algorithms.cutmix.alpha=0.5')
     pv.add_argument('--out', default='cutmix_preview.png', help='the PNG to write (default: %(default)s)')
     pv.add_argument('--n', type=int, default=16, help='number of images (default: %(default)s)')
     pv.add_argument('--seed', type=int, default=0, help='seeds the batch and the draw (default: %(default)s)')
     pv.add_argument('--ncols', type=int, default=None, help='images per row (default: up to 8)')
+    pv.add_argument('--batches', type=int, default=1,
+                    help='draws to show, one grid each, e.g. to see MixUpCutMix switch ops (default: %(default)s)')
     return parser
 
 
@@ -85,9 +88,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             from composer_cutmix.runner.preview import preview_batch
 
-            if args.n < 1:
-                raise ConfigError(f'--n must be a positive number of images, got {args.n}.')
-            img = preview_batch(cfg, n=args.n, out=args.out, seed=args.seed, ncols=args.ncols)
+            if args.n < 1 or args.batches < 1:
+                raise ConfigError(f'--n and --batches must be positive, got --n {args.n} --batches {args.batches}.')
+            img = preview_batch(cfg, n=args.n, out=args.out, seed=args.seed, ncols=args.ncols, batches=args.batches)
             print(f'wrote {args.out} ({img.width}x{img.height}, {min(args.n, len(img.info["cutmix_boxes"]))} images)')
     except (ConfigError, MixingError) as e:
         if traceback:

@@ -1,9 +1,10 @@
-"""See what CutMix feeds the model: one mixed training batch drawn as a grid, each box outlined, each label weighed.
+"""See what the mixer feeds the model: mixed training batches drawn as grids, each box outlined, each label weighed.
 
-Like fastai's ``show_batch`` for its CutMix callback: every tile is a training image after augmentation and
-CutMix, upscaled so its caption fits, with the pasted box outlined in red and two caption lines: the image's own
-label with its weight ``lam`` (white) and the label of the image the box came from with ``1 - lam`` (red, the
-box's colour), e.g. ``T-shirt 0.62`` / ``Bag 0.38``. Pure PIL and torch: no matplotlib.
+Like fastai's ``show_batch`` for its CutMix/MixUp callbacks: every tile is a training image after augmentation and
+mixing, upscaled so its caption fits, with two caption lines: the image's own label with its weight ``lam`` (white)
+and the partner's label with ``1 - lam``, in red with ``box`` when a box was pasted (outlined in red on the image),
+in blue with ``blend`` when the image was blended (MixUp), e.g. ``T-shirt 0.62`` / ``Bag 0.38 box``. A title line
+says which op the batch (or, in ``mode='elem'``, each image) went through. Pure PIL and torch: no matplotlib.
 
 Example:
     >>> img = preview_batch({'train_data': {'name': 'synthetic', 'num_samples': 8}}, n=8)
@@ -24,31 +25,55 @@ from omegaconf import DictConfig, OmegaConf
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
-from composer_cutmix.functional import cutmix_batch, sample_params, sample_params_elem
+from composer_cutmix.algorithm import CutMix, MixingAlgorithm, MixUp, MixUpCutMix
+from composer_cutmix.functional import (
+    CutMixElemParams,
+    CutMixParams,
+    MixParams,
+    MixUpCutMixElemParams,
+    MixUpElemParams,
+    MixUpParams,
+    apply_params,
+    mix_targets,
+    smooth_targets,
+)
 from composer_cutmix.runner.config import RunConfig, config_from_dict, load_config
 from composer_cutmix.runner.data import build_dataloader
+from composer_cutmix.runner.errors import ConfigError
 
-__all__ = ['BOX_COLOR', 'MixedBatch', 'draw_mixed_batch', 'mix_preview_batch', 'preview_batch']
+__all__ = [
+    'BLEND_COLOR',
+    'BOX_COLOR',
+    'MixedBatch',
+    'describe_params',
+    'draw_batch',
+    'draw_mixed_batch',
+    'mix_preview_batch',
+    'preview_batch',
+]
 
 BOX_COLOR = (255, 48, 48)
+BLEND_COLOR = (80, 190, 255)
 _BG = (24, 24, 24)
 _PAD = 6
 
 
 @dataclass
 class MixedBatch:
-    """One CutMix'ed batch and everything needed to draw it.
+    """One mixed batch and everything needed to draw it.
 
     Attributes:
         images: ``(N, C, H, W)`` mixed, still normalised.
         labels: ``(N,)`` each image's own label.
-        indices: ``(N,)`` sample ``i``'s box came from sample ``indices[i]``.
-        bboxes: ``(N, 4)`` ``(y0, x0, y1, x1)`` of each image's box (the same row repeated in batch mode).
+        indices: ``(N,)`` sample ``i`` was mixed with sample ``indices[i]``.
+        bboxes: ``(N, 4)`` ``(y0, x0, y1, x1)`` of each image's pasted box (empty rows for blended or unmixed images).
         lam: ``(N,)`` weight of each image's own label.
-        targets: ``(N, num_classes)`` the dense targets CutMix produced.
+        targets: ``(N, num_classes)`` the dense targets the mixer produced.
         class_names: names for the labels.
         mean: per-channel mean to undo the normalisation.
         std: per-channel standard deviation likewise.
+        ops: per image, ``'cutmix'`` (a box was pasted), ``'mixup'`` (the image was blended) or ``'none'``.
+        title: the line drawn above the grid.
     """
 
     images: Tensor
@@ -60,18 +85,64 @@ class MixedBatch:
     class_names: tuple[str, ...]
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    ops: tuple[str, ...] = ()
+    title: str = ''
 
 
-def _cutmix_kwargs(cfg: Any) -> dict[str, Any]:
-    algos = cfg.get('algorithms') or {}
-    kw = dict(algos.get('cutmix') or {})
-    return {k: kw[k] for k in ('alpha', 'uniform_sampling', 'mode') if k in kw}
+def describe_params(params: Optional[MixParams], n: int) -> tuple[Tensor, Tensor, Tensor, tuple[str, ...], str]:
+    """Any draw -> per-image ``(bboxes (N, 4), lam (N,), indices (N,), ops, title)`` for drawing."""
+    none = torch.zeros(n, 4, dtype=torch.int64)
+    if params is None:
+        return none, torch.ones(n), torch.arange(n), ('none',) * n, 'not mixed (prob, or stop_at reached)'
+    if isinstance(params, CutMixParams):
+        y0, x0, y1, x1 = params.bbox
+        title = f'CutMix: box (y0, x0, y1, x1) = ({y0}, {x0}, {y1}, {x1}), own label weight lam = {params.lam:.2f}'
+        return (torch.tensor([params.bbox] * n), torch.full((n,), float(params.lam)), params.indices,
+                ('cutmix',) * n, title)
+    if isinstance(params, CutMixElemParams):
+        return (params.bboxes, params.lam, params.indices, ('cutmix',) * n,
+                f'CutMix, one box per image: mean lam = {float(params.lam.mean()):.2f}')
+    if isinstance(params, MixUpParams):
+        return (none, torch.full((n,), float(params.lam)), params.indices, ('mixup',) * n,
+                f'MixUp: every image blended with its partner, own weight lam = {params.lam:.2f}')
+    if isinstance(params, MixUpElemParams):
+        return (none, params.lam, params.indices, ('mixup',) * n,
+                f'MixUp, one lam per image: mean lam = {float(params.lam.mean()):.2f}')
+    if isinstance(params, MixUpCutMixElemParams):
+        cut = params.use_cutmix.tolist()
+        mixed = (params.lam < 1).tolist()
+        ops = tuple('cutmix' if c else ('mixup' if m else 'none') for c, m in zip(cut, mixed))
+        title = (f'MixUpCutMix, op per image: {ops.count("cutmix")} CutMix, {ops.count("mixup")} MixUp, '
+                 f'{ops.count("none")} unmixed')
+        return params.bboxes, params.lam, params.indices, ops, title
+    raise TypeError(f'cannot draw a {type(params).__name__}.')
 
 
-def _first_batch(source: Any, n: int, seed: int) -> tuple[Tensor, Tensor, Any, dict[str, Any]]:
-    """``(X, y, info, cutmix kwargs)`` from a run config, a YAML path, a DataLoader, or an ``(X, y)`` pair."""
+def _preview_algorithm(cfg: Any, alpha: Optional[float], uniform_sampling: Optional[bool],
+                       mode: Optional[str], num_classes: int) -> MixingAlgorithm:
+    """The run's mixer (``cutmix``, ``mixup`` or ``mixup_cutmix`` in ``algorithms:``), else CutMix; explicit
+    ``alpha``/``uniform_sampling``/``mode`` arguments override the config's."""
+    algos = dict((cfg or {}).get('algorithms') or {})
+    name = next((k for k in ('mixup_cutmix', 'mixup', 'cutmix') if algos.get(k) not in (None, False)
+                 or (k in algos and algos[k] is None)), 'cutmix')
+    kwargs = {k: v for k, v in dict(algos.get(name) or {}).items()
+              if k not in ('num_classes', 'log_params', 'check_loss', 'stop_at', 'prob', 'input_key', 'target_key')}
+    if isinstance(kwargs.get('cutmix_minmax'), (list, tuple)) or hasattr(kwargs.get('cutmix_minmax'), '__len__'):
+        kwargs['cutmix_minmax'] = tuple(kwargs['cutmix_minmax'])
+    for key, value in (('alpha', alpha), ('uniform_sampling', uniform_sampling), ('mode', mode)):
+        if value is not None:
+            kwargs[key] = value
+    cls = {'cutmix': CutMix, 'mixup': MixUp, 'mixup_cutmix': MixUpCutMix}[name]
+    try:
+        return cls(num_classes, **kwargs)
+    except TypeError as e:
+        raise ConfigError(f'preview: algorithms.{name}: {e}') from None
+
+
+def _first_batch(source: Any, n: int, seed: int) -> tuple[Tensor, Tensor, Any, Any]:
+    """``(X, y, info, run config or None)`` from a run config, a YAML path, a DataLoader, or an ``(X, y)`` pair."""
     if isinstance(source, (tuple, list)) and len(source) == 2 and isinstance(source[0], Tensor):
-        return source[0][:n], source[1][:n], None, {}
+        return source[0][:n], source[1][:n], None, None
     if isinstance(source, (str, os.PathLike, dict, DictConfig)):
         if isinstance(source, (str, os.PathLike)):
             cfg = load_config(source)
@@ -83,12 +154,12 @@ def _first_batch(source: Any, n: int, seed: int) -> tuple[Tensor, Tensor, Any, d
         data.update(batch_size=n, num_workers=0)
         loader = build_dataloader(data, train=True, seed=seed)
         X, y = next(iter(loader))
-        return X, y, loader.dataset.info, _cutmix_kwargs(cfg)
+        return X, y, loader.dataset.info, OmegaConf.to_container(cfg, resolve=True)
     if hasattr(source, '__iter__'):  # a DataLoader or any iterable of (X, y) batches
         batch = next(iter(source))
         X, y = batch[0], batch[1]
         info = getattr(getattr(source, 'dataset', None), 'info', None)
-        return X[:n], y[:n], info, {}
+        return X[:n], y[:n], info, None
     raise TypeError(f'preview_batch takes a run config, a YAML path, a DataLoader or an (X, y) batch, '
                     f'got {type(source).__name__}.')
 
@@ -103,48 +174,50 @@ def mix_preview_batch(
     seed: int = 0,
     num_classes: Optional[int] = None,
     class_names: Optional[Sequence[str]] = None,
+    algorithm: Optional[MixingAlgorithm] = None,
 ) -> MixedBatch:
-    """Takes one training batch (augmented as in training) and CutMixes it as the algorithm would.
+    """Takes one training batch (augmented as in training) and mixes it as the run's algorithm would.
+
+    The mixer is the run's ``mixup_cutmix``, ``mixup`` or ``cutmix`` (in that order of preference), or CutMix when
+    the run has none, or ``algorithm`` when given; it draws once with a generator seeded by ``seed`` (its ``prob``
+    is ignored so the picture always shows a mix).
 
     Args:
         source: a run config (or the path of its YAML), a DataLoader, or an ``(X, y)`` batch.
         n: images to show (at most one batch).
-        alpha: Beta concentration; default: the config's ``algorithms.cutmix.alpha``, else 1.0.
-        uniform_sampling: default: the config's, else False.
-        mode: ``'batch'`` (one box, as in the paper) or ``'elem'``; default: the config's, else ``'batch'``.
-        seed: seeds the batch order, the augmentation and the CutMix draw.
+        alpha: CutMix's/MixUp's Beta concentration; default: the config's, else the algorithm's default.
+        uniform_sampling: CutMix's; default: the config's, else False.
+        mode: ``'batch'`` or ``'elem'``; default: the config's, else ``'batch'``.
+        seed: seeds the batch order, the augmentation and the draw.
         num_classes: default: the data set's class count, else ``max(y) + 1``.
         class_names: default: the data set's (Fashion-MNIST, CIFAR...), else the label numbers.
+        algorithm: a mixer to use instead of the config's (e.g. ``MixUp(alpha=0.4)``).
 
     Returns:
-        MixedBatch: the mixed images and their parameters.
+        MixedBatch: the mixed images, their parameters and the op each image went through.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f'n must be a positive number of images, got {n!r}.')
     torch.manual_seed(seed)  # the augmentation of the batch
-    X, y, info, cm = _first_batch(source, n, seed)
-    alpha = cm.get('alpha', 1.0) if alpha is None else alpha
-    uniform_sampling = cm.get('uniform_sampling', False) if uniform_sampling is None else uniform_sampling
-    mode = cm.get('mode', 'batch') if mode is None else mode
+    X, y, info, cfg = _first_batch(source, n, seed)
     names = tuple(class_names) if class_names is not None else (tuple(info.classes) if info is not None else None)
     k = num_classes or (len(names) if names else int(y.max()) + 1)
     names = names or tuple(str(i) for i in range(k))
+    algo = algorithm if algorithm is not None else _preview_algorithm(cfg, alpha, uniform_sampling, mode, k)
+    algo.generator = torch.Generator().manual_seed(seed)
     n, img_h, img_w = X.shape[0], X.shape[-2], X.shape[-1]
-    g = torch.Generator().manual_seed(seed)
-    if mode == 'elem':
-        p = sample_params_elem(n, img_h, img_w, alpha, uniform_sampling=uniform_sampling, generator=g)
-        bboxes, lam, indices = p.bboxes, p.lam, p.indices
-        Xm, ym = cutmix_batch(X, y, k, bbox=bboxes, indices=indices, mode='elem')
-    elif mode == 'batch':
-        p = sample_params(n, img_h, img_w, alpha, uniform_sampling=uniform_sampling, generator=g)
-        bboxes, lam, indices = torch.tensor([p.bbox] * n), torch.full((n,), p.lam), p.indices
-        Xm, ym = cutmix_batch(X, y, k, bbox=p.bbox, indices=indices)
-    else:
-        raise ValueError(f"mode must be 'batch' or 'elem', got {mode!r}.")
+    params = algo.draw(n, img_h, img_w) if isinstance(algo, MixUpCutMix) and algo.mode == 'elem' else \
+        algo.sample(n, img_h, img_w)
+    Xm = apply_params(X, params)
+    ym = smooth_targets(mix_targets(y, params.lam, params.indices, k), algo.label_smoothing)
+    bboxes, lam, indices, ops, title = describe_params(params, n)
+    if isinstance(algo, MixUpCutMix) and algo.mode == 'batch':
+        title = f'MixUpCutMix picked {ops[0].replace("cutmix", "CutMix").replace("mixup", "MixUp")} for this batch. ' \
+                + title
     c = X.shape[1]
     mean = tuple(info.mean) if info is not None else (0.0,) * c
     std = tuple(info.std) if info is not None else (1.0,) * c
-    return MixedBatch(Xm, y, indices, bboxes, lam, ym, names, mean, std)
+    return MixedBatch(Xm, y, indices, bboxes, lam, ym, names, mean, std, ops, title)
 
 
 def _font(size: int) -> ImageFont.ImageFont:
@@ -194,12 +267,8 @@ def draw_mixed_batch(batch: MixedBatch, *, ncols: Optional[int] = None, min_size
     canvas = Image.new('RGB', (ncols * (tw + _PAD) + _PAD, header_h + nrows * cell_h + _PAD), _BG)
     draw = ImageDraw.Draw(canvas)
     lam = batch.lam.tolist()
-    if bool((batch.bboxes == batch.bboxes[0]).all()):
-        y0, x0, y1, x1 = batch.bboxes[0].tolist()
-        title = f'CutMix: box (y0, x0, y1, x1) = ({y0}, {x0}, {y1}, {x1}), own label weight lam = {lam[0]:.2f}'
-    else:
-        title = f'CutMix (one box per image): mean lam = {sum(lam) / n:.2f}'
-    draw.text((_PAD, _PAD // 2), title, fill=(230, 230, 230), font=font)
+    ops = batch.ops or ('cutmix',) * n
+    draw.text((_PAD, _PAD // 2), batch.title or describe_params(None, n)[-1], fill=(230, 230, 230), font=font)
     boxes, tiles = [], []
     for i in range(n):
         left = _PAD + (i % ncols) * (tw + _PAD)
@@ -208,21 +277,65 @@ def draw_mixed_batch(batch: MixedBatch, *, ncols: Optional[int] = None, min_size
         canvas.paste(Image.fromarray(tile.permute(1, 2, 0).numpy(), 'RGB'), (left, top))
         tiles.append((left, top))
         y0, x0, y1, x1 = batch.bboxes[i].tolist()
-        if y1 > y0 and x1 > x0:
+        if ops[i] == 'cutmix' and y1 > y0 and x1 > x0:
             rect = (left + x0 * scale, top + y0 * scale, left + x1 * scale - 1, top + y1 * scale - 1)
             draw.rectangle(rect, outline=BOX_COLOR, width=max(1, min(2, scale // 2)))
             boxes.append(rect)
         else:
             boxes.append(None)
-        own = batch.class_names[int(batch.labels[i])]
-        other = batch.class_names[int(batch.labels[int(batch.indices[i])])]
+        own, other = _label_name(batch, i), _label_name(batch, int(batch.indices[i]))
         draw.text((left, top + th + 2), f'{own} {lam[i]:.2f}', fill=(240, 240, 240), font=font)
-        second = f'{other} {1 - lam[i]:.2f}' if boxes[-1] is not None else '(no box)'
-        draw.text((left, top + th + 2 + line_h), second, fill=BOX_COLOR, font=font)
+        if ops[i] == 'mixup':
+            draw.text((left, top + th + 2 + line_h), f'{other} {1 - lam[i]:.2f} blend', fill=BLEND_COLOR, font=font)
+        elif boxes[-1] is not None:
+            draw.text((left, top + th + 2 + line_h), f'{other} {1 - lam[i]:.2f} box', fill=BOX_COLOR, font=font)
+        else:
+            draw.text((left, top + th + 2 + line_h), '(not mixed)' if ops[i] == 'none' else '(no box)',
+                      fill=(150, 150, 150), font=font)
     canvas.info['cutmix_boxes'] = boxes
     canvas.info['cutmix_tiles'] = tiles
     canvas.info['cutmix_scale'] = scale
+    canvas.info['mix_ops'] = list(ops)
     return canvas
+
+
+def _label_name(batch: MixedBatch, i: int) -> str:
+    if batch.labels is None:
+        return '?'
+    label = int(batch.labels[i])
+    return batch.class_names[label] if 0 <= label < len(batch.class_names) else str(label)
+
+
+def draw_batch(
+    images: Tensor,
+    labels: Optional[Tensor],
+    params: Optional[MixParams],
+    class_names: Optional[Sequence[str]] = None,
+    mean: Sequence[float] = (0.0,),
+    std: Sequence[float] = (1.0,),
+    **kwargs: Any,
+) -> Image.Image:
+    """Draws an already mixed batch from the draw that mixed it (e.g. an algorithm's ``last_params``).
+
+    Args:
+        images: ``(N, C, H, W)`` mixed images, normalised with ``mean``/``std``, on any device.
+        labels: ``(N,)`` each image's own label (or its dominant label, once targets are dense), or None.
+        params: the draw (:data:`~composer_cutmix.functional.MixParams`), or None for an unmixed batch.
+        class_names: names for the labels; default: the label numbers.
+        mean, std: the normalisation to undo.
+        kwargs: passed to :func:`draw_mixed_batch` (``ncols``, ``min_size``, ``font_size``).
+
+    Returns:
+        PIL.Image.Image: the grid (RGB).
+    """
+    n = images.shape[0]
+    bboxes, lam, indices, ops, title = describe_params(params, n)
+    labels = None if labels is None else labels.detach().cpu()
+    k = len(class_names) if class_names else (int(labels.max()) + 1 if labels is not None else 1)
+    names = tuple(class_names) if class_names else tuple(str(i) for i in range(k))
+    batch = MixedBatch(images.detach().cpu(), labels, indices.cpu(), bboxes.cpu(), lam.cpu(), torch.empty(0),
+                       names, tuple(mean), tuple(std), ops, title)
+    return draw_mixed_batch(batch, **kwargs)
 
 
 def preview_batch(
@@ -237,8 +350,10 @@ def preview_batch(
     ncols: Optional[int] = None,
     min_size: int = 140,
     class_names: Optional[Sequence[str]] = None,
+    batches: int = 1,
+    algorithm: Optional[MixingAlgorithm] = None,
 ) -> Image.Image:
-    """Draws one CutMix'ed training batch as a grid; optionally saves it as a PNG.
+    """Draws mixed training batches as grids, one under the other; optionally saves them as a PNG.
 
     Args:
         source: a run config (:func:`~composer_cutmix.runner.config.load_config`'s result, a mapping, or a YAML path),
@@ -246,18 +361,31 @@ def preview_batch(
             ``(X, y)`` batch.
         n: number of images.
         out: where to save the PNG (folders are created); ``None`` only returns the image.
-        alpha, uniform_sampling, mode: CutMix's; default to the config's ``algorithms.cutmix``.
-        seed: seeds the batch, its augmentation and the draw.
+        alpha, uniform_sampling, mode: the mixer's; default to the config's ``algorithms.<mixer>``.
+        seed: seeds the batch, its augmentation and the draw (batch ``b`` uses ``seed + b``).
         ncols: tiles per row (default ``min(n, 8)``).
         min_size: upscale images to at least this many pixels wide so the captions fit.
         class_names: overrides the data set's names.
+        batches: how many draws to show, one grid each (e.g. to see MixUpCutMix switch between its ops).
+        algorithm: a mixer to use instead of the config's.
 
     Returns:
-        PIL.Image.Image: the grid (RGB), for a notebook or further drawing.
+        PIL.Image.Image: the grid (RGB), for a notebook or further drawing; ``info`` describes the first grid.
     """
-    batch = mix_preview_batch(source, n=n, alpha=alpha, uniform_sampling=uniform_sampling, mode=mode, seed=seed,
-                              class_names=class_names)
-    img = draw_mixed_batch(batch, ncols=ncols, min_size=min_size)
+    if isinstance(batches, bool) or not isinstance(batches, int) or batches < 1:
+        raise ValueError(f'batches must be a positive number of grids, got {batches!r}.')
+    grids = [draw_mixed_batch(mix_preview_batch(source, n=n, alpha=alpha, uniform_sampling=uniform_sampling, mode=mode,
+                                                seed=seed + b, class_names=class_names, algorithm=algorithm),
+                              ncols=ncols, min_size=min_size) for b in range(batches)]
+    img = grids[0]
+    if batches > 1:
+        img = Image.new('RGB', (max(g.width for g in grids), sum(g.height for g in grids)), _BG)
+        top = 0
+        for g in grids:
+            img.paste(g, (0, top))
+            top += g.height
+        img.info.update(grids[0].info)
+        img.info['mix_ops_per_grid'] = [g.info['mix_ops'] for g in grids]
     if out is not None:
         folder = os.path.dirname(os.fspath(out))
         if folder:
