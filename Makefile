@@ -15,7 +15,7 @@ FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
 DEPS_HASH := $(shell cat setup.cfg pyproject.toml | sha256sum | cut -c1-16)
 STAMP     := $(VENV)/.installed-$(DEPS_HASH)-$(EXTRAS)
 
-.PHONY: install run test data bench study preview ddp clean lint
+.PHONY: install run test data bench study preview ddp clean lint wheels gpu-data gpu-check
 
 install: $(STAMP)
 
@@ -62,6 +62,39 @@ bench:
 	@$(MAKE) --no-print-directory install EXTRAS=test,bench
 	$(PY) benchmarks/mix_speed.py
 	$(PY) benchmarks/train_overhead.py
+
+# ---- The GPU check (docs/gpu_check.md). The GPU machine has no network: first, here (PyPI reachable),
+#   make wheels gpu-data     the wheels it lacks into .whl/ (checked complete), Fashion-MNIST into .gpu-data/
+# then on the GPU machine (device tool: carry .whl and .gpu-data), in one go of about 8 minutes:
+#   make gpu-check           tests, mixing speed, training-step overhead, accuracy study -> docs/gpu_results.json
+# and anywhere, on the CPU in under 2 minutes (the test suite runs it too):
+#   make gpu-check DRY=1     every step of the same script with tiny sizes, results in a temporary folder
+WHEELS   ?= .whl
+GPU_DATA ?= .gpu-data
+DRY      ?=
+# The GPU image's python3 holds torch; the dry run uses this repo's .venv (made by `make test`).
+GPU_PYTHON ?= $(PYTHON)
+
+wheels:
+	$(PYTHON) benchmarks/wheels.py --dir $(WHEELS)
+
+gpu-data: data
+	@mkdir -p $(GPU_DATA)/fashion-mnist
+	@for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do \
+	  src=$$(ls $(FMNIST_DIR)/$$f.gz $(FMNIST_DIR)/$$f 2>/dev/null | head -n 1); \
+	  test -n "$$src" || { echo "!! $$f missing in $(FMNIST_DIR)"; exit 1; }; \
+	  case $$src in *.gz) cp -u $$src $(GPU_DATA)/fashion-mnist/ ;; *) gzip -c $$src > $(GPU_DATA)/fashion-mnist/$$f.gz ;; esac; \
+	done
+	@du -sh $(GPU_DATA) | sed 's/^/>> Fashion-MNIST for the GPU check: /'
+
+ifeq ($(DRY),)
+gpu-check:
+	$(GPU_PYTHON) benchmarks/gpu_check.py --wheels $(WHEELS) --data $(GPU_DATA)/fashion-mnist $(ARGS)
+else
+gpu-check:
+	@test -x $(PY) || $(MAKE) --no-print-directory install
+	$(PY) benchmarks/gpu_check.py --dry $(ARGS)
+endif
 
 lint: install
 	$(PY) -m ruff check composer_cutmix tests benchmarks examples
