@@ -1,19 +1,48 @@
 """Shared by the benchmark scripts: what they print about the machine (the CPU, torch's threads, how busy other
-processes kept it) and their command-line types."""
+processes kept it), their command-line types, and the mixing functions even where Composer will not import."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
+import sys
 import time
+from pathlib import Path
+from types import ModuleType
 from typing import Optional
 
 import torch
 
-__all__ = ['DEFAULT_THREADS', 'Contention', 'OtherLoad', 'cpu_model', 'positive_int', 'threads_line']
+__all__ = ['DEFAULT_THREADS', 'Contention', 'OtherLoad', 'cpu_model', 'load_functional', 'positive_int',
+           'threads_line']
 
 DEFAULT_THREADS = torch.get_num_threads()  # read at import, before any --threads
+
+
+_FUNCTIONAL: Optional[ModuleType] = None
+
+
+def load_functional() -> ModuleType:
+    """``composer_cutmix.functional``; where Composer will not import (``import composer_cutmix`` loads the
+    algorithms, which need it), the module file on its own, which needs only torch and numpy. Then the module's
+    ``IMPORT_NOTE`` says why, so the benchmarks still measure the functional path and say how they got it."""
+    global _FUNCTIONAL
+    if _FUNCTIONAL is not None:
+        return _FUNCTIONAL
+    try:
+        import composer_cutmix.functional as functional
+    except Exception as e:  # ImportError, or whatever a Composer built for another torch raises at import
+        path = Path(__file__).resolve().parents[1] / 'composer_cutmix' / 'functional.py'
+        spec = importlib.util.spec_from_file_location('composer_cutmix_functional_alone', path)
+        functional = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = functional  # dataclasses look their module up while the class is built
+        spec.loader.exec_module(functional)
+        functional.IMPORT_NOTE = (f'composer_cutmix did not import ({type(e).__name__}: {str(e).splitlines()[0][:120]}'
+                                  f'); its functional module was loaded on its own')
+    _FUNCTIONAL = functional
+    return functional
 
 
 def cpu_model() -> str:

@@ -1,10 +1,12 @@
-"""Time one CutMix batch-mixing step, side by side in one process: ours, Composer's, timm's, torchvision's, kornia's.
+"""Time one CutMix or MixUp batch-mixing step, side by side in one process: ours, Composer's, timm's, torchvision's
+and kornia's, against the least any implementation must do.
 
 Usage::
 
-    python benchmarks/mix_speed.py [--quick] [--device cpu|cuda|all] [--threads N] [--json out.json]
+    python benchmarks/mix_speed.py [--op cutmix|mixup|all] [--quick|--tiny] [--device cpu|cuda|all]
+                                   [--dtypes float32,uint8] [--repeats N] [--threads N] [--json out.json]
 
-For every (shape, dtype, device) it prints one table. Each row is one way of mixing one batch:
+For every (op, shape, dtype, device) it prints one table. For CutMix each row is one way of mixing one batch:
 
 * ours, out of place: ``composer_cutmix.cutmix_batch(X, y, ...)`` (input untouched);
 * ours, in place: ``cutmix_batch(..., inplace=True)`` on a batch it owns, and the Algorithm's per-step work
@@ -18,14 +20,24 @@ For every (shape, dtype, device) it prints one table. Each row is one way of mix
   must do), the same with a buffer reused across calls, a plain ``X.clone()``, and a clone with the box gathered
   straight into it (the least any out-of-place CutMix must do).
 
-Ours, Composer's and the floors use the same pinned box (half the side, centred: 25% of the area) and the same
-permutation; the peers draw their own. Each repetition starts from a fresh copy of a master batch, made outside
+For MixUp (``X_mixed = lam * X + (1 - lam) * X[perm]``, one ``lam`` per batch) the rows are:
+
+* ours: ``mixup_batch`` out of place and ``inplace=True``, and the Algorithm's per-step work (``apply_mixup(...,
+  inplace=True)`` + ``mix_targets``);
+* Composer's ``composer.functional.mixup_batch`` plus its dense targets (its ``Event.BEFORE_LOSS`` branch);
+* timm ``Mixup(mixup_alpha=1.0, cutmix_alpha=0)`` (batch mode; mutates its input), torchvision ``v2.MixUp``;
+* floors: gathering the permuted batch once and one in-place ``lerp`` (the least an in-place MixUp must do, float
+  types only: ``lerp`` takes no integers), the gather alone, and ``X.clone()``.
+
+Ours, Composer's and the floors use the same pinned box (half the side, centred: 25% of the area) or the same pinned
+``lam`` (0.7), and the same permutation; the peers draw their own. Each repetition starts from a fresh copy of a master batch, made outside
 the timed region, so in-place methods always mix unmixed data. The methods take turns within each repetition, and
 on the CPU a call during which other processes took the CPU is run again (up to 5 tries; the table notes calls
 that stayed disturbed). Columns:
 
 * ``ms``, ``min ms``: median and fastest wall time of one call (CUDA: ``torch.cuda.Event`` pairs).
-* ``t/box``, ``t/Composer``: time divided by the box-copy floor's, and by Composer's.
+* ``t/floor``, ``t/Composer``: time divided by the reference floor's (CutMix: the box copy; MixUp: gather + lerp,
+  or the gather alone for integer images), and by Composer's.
 * ``MB moved``: an estimate of bytes read + written by the method's tensor work (see ``BYTES_MOVED``).
 * ``extra MB``: peak memory the call allocated beyond its input, outputs included (CPU: the allocations
   recorded by ``torch.profiler``; CUDA: ``torch.cuda.max_memory_allocated`` delta).
@@ -48,16 +60,20 @@ from typing import Any, Callable, Optional
 import torch
 from torch import Tensor
 
-from machine import Contention, OtherLoad, positive_int, threads_line
+from machine import Contention, OtherLoad, load_functional, positive_int, threads_line
 
 __all__ = ['Case', 'Row', 'main', 'run_case']
 
 # timm, torchvision and kornia warn about defaults and deprecations on every call; the benchmark is not the place.
 warnings.filterwarnings('ignore', module=r'(timm|torchvision|kornia|composer)(\.|$)')
 
-TARGET_INPLACE_VS_BOX = 1.5  # ours in place: at most 1.5x the box-copy floor
-TARGET_SPEEDUP_VS_COMPOSER = 5.0  # ours in place: at least 5x faster than Composer's, ImageNet shape
-TARGET_OOP_VS_CLONE = 1.2  # ours out of place: at most 1.2x a plain clone()
+OPS = ('cutmix', 'mixup')
+TARGET_INPLACE_VS_BOX = 1.5  # CutMix in place: at most 1.5x the box-copy floor
+TARGET_SPEEDUP_VS_COMPOSER = 5.0  # CutMix in place: at least 5x faster than Composer's, ImageNet shape
+TARGET_OOP_VS_CLONE = 1.2  # CutMix out of place: at most 1.2x a plain clone()
+TARGET_MIXUP_VS_FLOOR = 1.3  # MixUp in place: at most 1.3x gather + in-place lerp
+TARGET_MIXUP_SPEEDUP = 2.0  # MixUp in place: at least 2x faster than Composer's, ImageNet shape
+MIXUP_LAM = 0.7  # the pinned weight of each sample's own image
 
 # Estimated bytes read + written, in units of F (the whole batch), B (the box of the batch), M (a bool mask the
 # size of the batch in elements) and T (the dense (N, n_classes) float32 targets). Gathering through a buffer
@@ -76,6 +92,26 @@ BYTES_MOVED: dict[str, tuple[str, Callable[[float, float, float, float], float]]
     'floor_oop': ('2F+2B', lambda F, B, M, T: 2 * F + 2 * B),
 }
 
+
+def mixup_bytes(key: str, F: float, T: float, W: float, dtype: torch.dtype) -> tuple[str, Optional[float]]:
+    """MixUp's estimated bytes read + written, with ``W`` the batch in float32 (the working copy of integer and
+    half-precision inputs, which ours blends in float32: convert, gather, two scalings, the sum, rounding for
+    integers, the cast back)."""
+    fast = dtype in (torch.float32, torch.float64)  # the one-lerp path
+    floating = dtype.is_floating_point
+    table: dict[str, tuple[str, float]] = {
+        'ours_oop': ('5F+T', 5 * F + T) if fast else ('2F+11W+T' if floating else '2F+15W+T',
+                                                      2 * F + (11 if floating else 15) * W + T),
+        'composer': ('9F+5T', 9 * F + 5 * T) if floating else ('4F+5W+5T', 4 * F + 5 * W + 5 * T),
+        'timm': ('9F+3T', 9 * F + 3 * T),
+        'torchvision': ('9F+3T', 9 * F + 3 * T),
+        'floor_mix': ('5F', 5 * F),
+        'floor_gather': ('2F', 2 * F),
+        'floor_clone': ('2F', 2 * F),
+    }
+    table['ours_inplace'] = table['ours_algo'] = table['ours_oop']
+    return table.get(key, ('?', None))
+
 LABELS = {
     'ours_oop': 'ours cutmix_batch (out of place)',
     'ours_inplace': 'ours cutmix_batch(inplace=True)',
@@ -89,11 +125,22 @@ LABELS = {
     'floor_clone': 'floor: X.clone()',
     'floor_oop': 'floor: clone + box gathered into it',
 }
+MIXUP_LABELS = {
+    'ours_oop': 'ours mixup_batch (out of place)',
+    'ours_inplace': 'ours mixup_batch(inplace=True)',
+    'ours_algo': 'ours Algorithm step (in place)',
+    'composer': "Composer's mixup_batch + targets",
+    'timm': 'timm Mixup (mixup, batch mode)',
+    'torchvision': 'torchvision v2.MixUp',
+    'floor_mix': 'floor: gather + in-place lerp',
+    'floor_gather': 'floor: gather the permuted batch',
+    'floor_clone': 'floor: X.clone()',
+}
 
 
 @dataclass
 class Case:
-    """One table: a batch shape, a dtype, a device, the number of classes and how many repetitions."""
+    """One table: the op, a batch shape, a dtype, a device, the number of classes and how many repetitions."""
 
     name: str
     shape: tuple[int, int, int, int]
@@ -102,6 +149,7 @@ class Case:
     n_classes: int
     repeats: int
     warmup: int
+    op: str = 'cutmix'
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -118,12 +166,13 @@ class Row:
     min_ms: Optional[float] = None
     times_ms: list[float] = field(default_factory=list)
     contended: int = 0  # kept calls during which other processes were busy on the CPU
-    vs_box: Optional[float] = None
+    vs_floor: Optional[float] = None
     vs_composer: Optional[float] = None
     bytes_formula: str = ''
     bytes_moved: Optional[float] = None
     extra_bytes: Optional[float] = None
     inplace: Optional[bool] = None
+    out_dtype: str = ''
     note: str = ''
 
 
@@ -133,8 +182,10 @@ class Row:
 def _version(module: str) -> str:
     try:
         return __import__(module).__version__
-    except Exception:  # any import failure means "not available"
+    except ImportError:
         return 'not installed'
+    except Exception as e:  # installed, but it will not import next to this torch
+        return f'not importable ({type(e).__name__})'
 
 
 def header_lines(devices: list[str]) -> list[str]:
@@ -158,9 +209,18 @@ def centred_box(img_h: int, img_w: int) -> tuple[int, int, int, int]:
     return y0, x0, y0 + bh, x0 + bw
 
 
+def _peer(name: str, make: Callable[[], Any]) -> Any:
+    """``make()``, or the reason it failed (an import error, a version that lacks the class) as the skip note."""
+    try:
+        return make()
+    except Exception as e:  # a peer that will not import next to this torch is skipped, not fatal
+        return f'not importable ({_first_line(e)})'
+
+
 def build_methods(case: Case, y: Tensor, bbox, idx) -> dict[str, Callable[[Any], Any]]:
-    """name -> ``fn(X)``; a value that is a string instead of a callable is why the method is skipped."""
-    from composer_cutmix.functional import apply_cutmix, cutmix_batch, mix_targets
+    """CutMix: name -> ``fn(X)``; a value that is a string instead of a callable is why the method is skipped."""
+    F = load_functional()
+    apply_cutmix, cutmix_batch, mix_targets = F.apply_cutmix, F.cutmix_batch, F.mix_targets
 
     n, nc, dev = case.shape[0], case.n_classes, torch.device(case.device)
     y0, x0, y1, x1 = bbox
@@ -171,7 +231,7 @@ def build_methods(case: Case, y: Tensor, bbox, idx) -> dict[str, Callable[[Any],
         'ours_algo': lambda X: (apply_cutmix(X, bbox, idx, inplace=True), mix_targets(y, lam, idx, nc)),
     }
 
-    try:
+    def composer_method():
         from composer.functional import cutmix_batch as composer_cutmix_batch
         from composer.loss.utils import ensure_targets_one_hot
 
@@ -183,36 +243,33 @@ def build_methods(case: Case, y: Tensor, bbox, idx) -> dict[str, Callable[[Any],
             t, t_perm = ensure_targets_one_hot(logits, y), ensure_targets_one_hot(logits, y_perm)
             return X_mixed, adjusted_lam * t + (1 - adjusted_lam) * t_perm
 
-        methods['composer'] = composer
-    except ImportError as e:
-        methods['composer'] = f'not importable ({e})'
+        return composer
 
-    if n % 2:
-        methods['timm'] = 'needs an even batch size'
-    else:
-        try:
-            from timm.data import Mixup
+    methods['composer'] = _peer('composer', composer_method)
 
-            mixup = Mixup(mixup_alpha=0.0, cutmix_alpha=1.0, mode='batch', label_smoothing=0.0, num_classes=nc)
-            methods['timm'] = lambda X: mixup(X, y)
-        except ImportError as e:
-            methods['timm'] = f'not importable ({e})'
+    def timm_method():
+        from timm.data import Mixup
 
-    try:
+        mixup = Mixup(mixup_alpha=0.0, cutmix_alpha=1.0, mode='batch', label_smoothing=0.0, num_classes=nc)
+        return lambda X: mixup(X, y)
+
+    methods['timm'] = 'needs an even batch size' if n % 2 else _peer('timm', timm_method)
+
+    def torchvision_method():
         from torchvision.transforms import v2
 
         tv_cutmix = v2.CutMix(num_classes=nc, alpha=1.0)
-        methods['torchvision'] = lambda X: tv_cutmix(X, y)
-    except ImportError as e:
-        methods['torchvision'] = f'not importable ({e})'
+        return lambda X: tv_cutmix(X, y)
 
-    try:
+    methods['torchvision'] = _peer('torchvision', torchvision_method)
+
+    def kornia_method():
         from kornia.augmentation import RandomCutMixV2
 
         k_cutmix = RandomCutMixV2(data_keys=['input', 'class'], use_correct_lambda=True)
-        methods['kornia'] = lambda X: k_cutmix(X, y)
-    except ImportError as e:
-        methods['kornia'] = f'not importable ({e})'
+        return lambda X: k_cutmix(X, y)
+
+    methods['kornia'] = _peer('kornia', kornia_method)
 
     idx_dev = idx.to(dev)
     box_shape = (n, case.shape[1], y1 - y0, x1 - x0)
@@ -239,6 +296,75 @@ def build_methods(case: Case, y: Tensor, bbox, idx) -> dict[str, Callable[[Any],
 
     methods['floor_oop'] = floor_oop
     return methods
+
+
+def build_mixup_methods(case: Case, y: Tensor, lam: float, idx: Tensor) -> dict[str, Callable[[Any], Any]]:
+    """MixUp: name -> ``fn(X)``, or the reason the method is skipped."""
+    F = load_functional()
+    apply_mixup, mixup_batch, mix_targets = F.apply_mixup, F.mixup_batch, F.mix_targets
+
+    n, nc, dev = case.shape[0], case.n_classes, torch.device(case.device)
+    methods: dict[str, Any] = {
+        'ours_oop': lambda X: mixup_batch(X, y, nc, lam=lam, indices=idx),
+        'ours_inplace': lambda X: mixup_batch(X, y, nc, lam=lam, indices=idx, inplace=True),
+        'ours_algo': lambda X: (apply_mixup(X, lam, idx, inplace=True), mix_targets(y, lam, idx, nc)),
+    }
+
+    def composer_method():
+        from composer.functional import mixup_batch as composer_mixup_batch
+        from composer.loss.utils import ensure_targets_one_hot
+
+        logits = torch.zeros(n, nc, device=dev)
+
+        def composer(X):
+            # composer.algorithms.MixUp: mixup_batch at BEFORE_FORWARD (``mixing`` is the partner's weight), dense
+            # targets at BEFORE_LOSS.
+            X_mixed, y_perm, mixing = composer_mixup_batch(X, y, mixing=1.0 - lam, indices=idx)
+            t, t_perm = ensure_targets_one_hot(logits, y), ensure_targets_one_hot(logits, y_perm)
+            return X_mixed, (1 - mixing) * t + mixing * t_perm
+
+        return composer
+
+    methods['composer'] = _peer('composer', composer_method)
+
+    def timm_method():
+        from timm.data import Mixup
+
+        mixup = Mixup(mixup_alpha=1.0, cutmix_alpha=0.0, mode='batch', label_smoothing=0.0, num_classes=nc)
+        return lambda X: mixup(X, y)
+
+    methods['timm'] = 'needs an even batch size' if n % 2 else _peer('timm', timm_method)
+
+    def torchvision_method():
+        from torchvision.transforms import v2
+
+        tv_mixup = v2.MixUp(num_classes=nc, alpha=1.0)
+        return lambda X: tv_mixup(X, y)
+
+    methods['torchvision'] = _peer('torchvision', torchvision_method)
+
+    idx_dev = idx.to(dev)
+
+    def floor_mix(X):
+        # The least an in-place MixUp does: gather the permuted batch once, then one lerp into X.
+        return X.lerp_(X.index_select(0, idx_dev), 1.0 - lam)
+
+    if case.torch_dtype.is_floating_point:
+        methods['floor_mix'] = floor_mix
+    else:
+        methods['floor_mix'] = 'lerp takes floating-point tensors only'
+    methods['floor_gather'] = lambda X: X.index_select(0, idx_dev)
+    methods['floor_clone'] = lambda X: X.clone()
+    return methods
+
+
+def reference_floor(case: Case, rows: list[Row]) -> str:
+    """The floor the ``t/floor`` column divides by: the box copy (CutMix), gather + lerp (MixUp), or the gather
+    alone where a lerp cannot run (integer images)."""
+    if case.op == 'cutmix':
+        return 'floor_box'
+    measured = {r.key for r in rows if r.median_ms is not None}
+    return 'floor_mix' if 'floor_mix' in measured else 'floor_gather'
 
 
 # ------------------------------------------------------------------------------------------------- measuring
@@ -338,9 +464,9 @@ def _first_line(e: BaseException) -> str:
 
 
 def run_case(case: Case, tries: int = 5) -> tuple[list[Row], dict[str, Any]]:
-    """Measures every method on one case; returns the rows and facts about the case (box, pixel agreement)."""
-    from composer_cutmix.functional import apply_cutmix
-
+    """Measures every method on one case; returns the rows and facts about the case (box or lam, pixel
+    agreement)."""
+    F_ = load_functional()
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
     n, c, h, w = case.shape
@@ -358,14 +484,26 @@ def run_case(case: Case, tries: int = 5) -> tuple[list[Row], dict[str, Any]]:
     B = n * c * (y1 - y0) * (x1 - x0) * itemsize
     M = master.numel()
     T = n * case.n_classes * 4
+    W = master.numel() * 4  # the batch in float32
     X = torch.empty_like(master)
 
-    methods = build_methods(case, y, bbox, idx)
+    if case.op == 'mixup':
+        methods = build_mixup_methods(case, y, MIXUP_LAM, idx)
+        labels, exact_keys = MIXUP_LABELS, ('ours_oop', 'ours_inplace', 'ours_algo', 'floor_mix')
+        reference = F_.apply_mixup(master, MIXUP_LAM, idx)
+    else:
+        methods = build_methods(case, y, bbox, idx)
+        labels, exact_keys = LABELS, ('ours_oop', 'ours_inplace', 'composer', 'floor_box', 'floor_oop')
+        reference = F_.apply_cutmix(master, bbox, idx)
     rows: list[Row] = []
     outputs: dict[str, Tensor] = {}
     for key, fn in methods.items():
-        formula, bytes_fn = BYTES_MOVED[key]
-        row = Row(key=key, label=LABELS[key], bytes_formula=formula)
+        if case.op == 'mixup':
+            formula, moved = mixup_bytes(key, F, T, W, dtype)
+        else:
+            formula, bytes_fn = BYTES_MOVED[key]
+            moved = bytes_fn(F, B, M, T)
+        row = Row(key=key, label=labels[key], bytes_formula=formula)
         rows.append(row)
         if isinstance(fn, str):
             row.note = fn
@@ -379,12 +517,14 @@ def run_case(case: Case, tries: int = 5) -> tuple[list[Row], dict[str, Any]]:
             continue
         row.inplace = not torch.equal(X, master)
         first = out[0] if isinstance(out, (tuple, list)) else (X if out is None else out)
-        if key in ('ours_oop', 'ours_inplace', 'composer', 'floor_box', 'floor_oop'):
+        if isinstance(first, Tensor) and first.dtype != dtype:
+            row.out_dtype = str(first.dtype).replace('torch.', '')
+        if key in exact_keys + ('composer',):
             outputs[key] = first.clone()
             if key in ('ours_oop', 'composer'):
                 outputs[key + '_targets'] = out[1].float().clone()
         del out, first
-        row.bytes_moved = bytes_fn(F, B, M, T)
+        row.bytes_moved = moved
         row.extra_bytes = extra_memory(fn, master, X, case)
 
     by_key = {r.key: r for r in rows}
@@ -394,21 +534,28 @@ def run_case(case: Case, tries: int = 5) -> tuple[list[Row], dict[str, Any]]:
         row = by_key[key]
         row.times_ms, row.contended = times[key], contended[key]
         row.median_ms, row.min_ms = statistics.median(row.times_ms), min(row.times_ms)
-    box_ms = by_key['floor_box'].median_ms
+    floor = reference_floor(case, rows)
+    floor_ms = by_key[floor].median_ms
     composer_ms = by_key['composer'].median_ms
     for r in rows:
         if r.median_ms is not None:
-            r.vs_box = r.median_ms / box_ms if box_ms else None
+            r.vs_floor = r.median_ms / floor_ms if floor_ms else None
             r.vs_composer = r.median_ms / composer_ms if composer_ms else None
 
-    reference = apply_cutmix(master, bbox, idx)
-    same = all(torch.equal(outputs[k], reference) for k in ('ours_oop', 'ours_inplace', 'composer', 'floor_box',
-                                                             'floor_oop') if k in outputs)
+    same = all(torch.equal(outputs[k], reference) for k in exact_keys if k in outputs)
+    composer_pixels = None
+    if case.op == 'mixup' and 'composer' in outputs:
+        # Composer blends with the formula (1 - m) * X + m * X[perm] in the input's precision and returns float
+        # for integer images: the same blend up to float rounding (integers: before rounding to the nearest).
+        theirs, ours = outputs['composer'].float(), reference.float()
+        tol = 0.5 + 1e-3 if not dtype.is_floating_point else (1e-5 if dtype == torch.float32 else 1e-2)
+        composer_pixels = bool((theirs - ours).abs().max() <= tol)
     same_targets = None
     if 'ours_oop_targets' in outputs and 'composer_targets' in outputs:
         same_targets = bool(torch.allclose(outputs['ours_oop_targets'], outputs['composer_targets']))
-    facts = {'bbox': bbox, 'box_bytes': B, 'batch_bytes': F, 'targets_bytes': T,
-             'same_pixels': same, 'same_targets': same_targets}
+    facts = {'op': case.op, 'bbox': bbox, 'lam': MIXUP_LAM if case.op == 'mixup' else None, 'floor': floor,
+             'box_bytes': B, 'batch_bytes': F, 'targets_bytes': T, 'same_pixels': same,
+             'composer_pixels': composer_pixels, 'same_targets': same_targets}
     return rows, facts
 
 
@@ -419,23 +566,32 @@ def _fmt(value: Optional[float], spec: str, suffix: str = '') -> str:
     return '-' if value is None else f'{value:{spec}}{suffix}'
 
 
-TABLE_HEADER = (f'{"method":36s} {"ms":>9s} {"min ms":>9s} {"t/box":>7s} {"t/Composer":>10s} {"MB moved":>15s} '
+TABLE_HEADER = (f'{"method":36s} {"ms":>9s} {"min ms":>9s} {"t/floor":>7s} {"t/Composer":>10s} {"MB moved":>15s} '
                 f'{"extra MB":>9s} {"in place":>8s}')
+_YES = {True: 'yes', False: 'NO', None: 'n/a'}
 
 
 def format_table(case: Case, rows: list[Row], facts: dict[str, Any]) -> list[str]:
     mb = 2**20
     y0, x0, y1, x1 = facts['bbox']
+    size = (f'batch {facts["batch_bytes"] / mb:.2f} MB, dense targets {facts["targets_bytes"] / mb:.3f} MB')
+    if case.op == 'mixup':
+        pinned = f'pinned lam = {facts["lam"]} (each sample\'s own weight), {size}'
+        agree = (f'ours / floor give identical pixels: {_YES[facts["same_pixels"]]}; Composer\'s pixels agree up to '
+                 f'float rounding: {_YES[facts["composer_pixels"]]}; ours and Composer give the same targets: '
+                 f'{_YES[facts["same_targets"]]}')
+    else:
+        pinned = (f'pinned box (y0, x0, y1, x1) = {facts["bbox"]} '
+                  f'({(y1 - y0) * (x1 - x0) / (case.shape[2] * case.shape[3]):.0%} of the area), box '
+                  f'{facts["box_bytes"] / mb:.2f} MB, {size}')
+        agree = (f'ours / Composer / floors give identical pixels: {_YES[facts["same_pixels"]]}; '
+                 f'ours and Composer give the same targets: {_YES[facts["same_targets"]]}')
     lines = [
         '',
-        f'== {case.name} {tuple(case.shape)} {case.dtype} on {case.device}, {case.n_classes} classes: '
-        f'median of {case.repeats} (after {case.warmup} warm-up) ==',
-        f'pinned box (y0, x0, y1, x1) = {facts["bbox"]} ({(y1 - y0) * (x1 - x0) / (case.shape[2] * case.shape[3]):.0%}'
-        f' of the area), box {facts["box_bytes"] / mb:.2f} MB, batch {facts["batch_bytes"] / mb:.2f} MB, '
-        f'dense targets {facts["targets_bytes"] / mb:.3f} MB',
-        f'ours / Composer / floors give identical pixels: {"yes" if facts["same_pixels"] else "NO"}; '
-        f'ours and Composer give the same targets: '
-        f'{ {True: "yes", False: "NO", None: "n/a"}[facts["same_targets"]] }',
+        f'== {case.op} {case.name} {tuple(case.shape)} {case.dtype} on {case.device}, {case.n_classes} classes: '
+        f'median of {case.repeats} (after {case.warmup} warm-up); t/floor = t / {facts["floor"]} ==',
+        pinned,
+        agree,
         TABLE_HEADER,
         '-' * len(TABLE_HEADER),
     ]
@@ -443,13 +599,17 @@ def format_table(case: Case, rows: list[Row], facts: dict[str, Any]) -> list[str
         if r.median_ms is None:
             lines.append(f'{r.label:36s} {r.note}')
             continue
-        moved = f'{r.bytes_formula}={r.bytes_moved / mb:.0f}' if r.bytes_moved >= 10 * mb else \
-            f'{r.bytes_formula}={r.bytes_moved / mb:.1f}'
+        moved = '-' if r.bytes_moved is None else (
+            f'{r.bytes_formula}={r.bytes_moved / mb:.0f}' if r.bytes_moved >= 10 * mb else
+            f'{r.bytes_formula}={r.bytes_moved / mb:.1f}')
         lines.append(
-            f'{r.label:36s} {_fmt(r.median_ms, "9.3f")} {_fmt(r.min_ms, "9.3f")} {_fmt(r.vs_box, "6.2f", "x")} '
+            f'{r.label:36s} {_fmt(r.median_ms, "9.3f")} {_fmt(r.min_ms, "9.3f")} {_fmt(r.vs_floor, "6.2f", "x")} '
             f'{_fmt(r.vs_composer, "9.2f", "x")} {moved:>15s} {_fmt(r.extra_bytes and r.extra_bytes / mb, "9.2f")} '
             f'{"yes" if r.inplace else "no":>8s}',
         )
+    for r in rows:
+        if r.out_dtype:
+            lines.append(f'note: {r.label} returns {r.out_dtype} for {case.dtype} input')
     timed = [r for r in rows if r.median_ms is not None]
     busy = sum(r.contended for r in timed)
     if busy:
@@ -460,20 +620,23 @@ def format_table(case: Case, rows: list[Row], facts: dict[str, Any]) -> list[str
 
 
 def check_targets(results: list[tuple[Case, list[Row], dict[str, Any]]]) -> tuple[list[str], list[dict[str, Any]]]:
-    """The issue's targets, one line per case and target."""
+    """The issues' targets, one line per case and target."""
     lines = ['', '== targets ==']
     checks = []
 
     def add(case: Case, name: str, ok: Optional[bool], detail: str) -> None:
         status = 'n/a ' if ok is None else ('MET ' if ok else 'MISSED')
-        lines.append(f'[{status:6s}] {case.name} {case.dtype} {case.device}: {name}: {detail}')
-        checks.append({'case': case.name, 'dtype': case.dtype, 'device': case.device, 'target': name,
-                       'met': ok, 'detail': detail})
+        lines.append(f'[{status:6s}] {case.op} {case.name} {case.dtype} {case.device}: {name}: {detail}')
+        checks.append({'op': case.op, 'case': case.name, 'dtype': case.dtype, 'device': case.device,
+                       'target': name, 'met': ok, 'detail': detail})
 
     for case, rows, facts in results:
         r = {row.key: row for row in rows}
-        ours, oop, box, clone, comp = (r['ours_inplace'], r['ours_oop'], r['floor_box'], r['floor_clone'],
-                                       r['composer'])
+        ours, oop, clone, comp = r['ours_inplace'], r['ours_oop'], r['floor_clone'], r['composer']
+        if case.op == 'mixup':
+            _mixup_targets(case, r, facts, add)
+            continue
+        box = r['floor_box']
         if ours.median_ms and box.median_ms:
             ratio = ours.median_ms / box.median_ms
             add(case, f'in place <= {TARGET_INPLACE_VS_BOX}x box-copy floor', ratio <= TARGET_INPLACE_VS_BOX,
@@ -500,29 +663,73 @@ def check_targets(results: list[tuple[Case, list[Row], dict[str, Any]]]) -> tupl
     return lines, checks
 
 
+def _mixup_targets(case: Case, r: dict[str, Row], facts: dict[str, Any], add: Callable) -> None:
+    ours, oop, comp, floor = r['ours_inplace'], r['ours_oop'], r['composer'], r['floor_mix']
+    if ours.median_ms and floor.median_ms:
+        ratio = ours.median_ms / floor.median_ms
+        add(case, f'in place <= {TARGET_MIXUP_VS_FLOOR}x gather + lerp floor', ratio <= TARGET_MIXUP_VS_FLOOR,
+            f'{ratio:.2f}x ({ours.median_ms:.3f} vs {floor.median_ms:.3f} ms); out of place '
+            f'{oop.median_ms / floor.median_ms:.2f}x')
+    elif ours.median_ms:
+        gather = r['floor_gather']
+        add(case, f'in place <= {TARGET_MIXUP_VS_FLOOR}x gather + lerp floor', None,
+            f'no lerp floor for {case.dtype} ({floor.note}); {ours.median_ms / gather.median_ms:.2f}x the gather '
+            f'alone ({ours.median_ms:.3f} vs {gather.median_ms:.3f} ms)')
+    if case.name == 'imagenet' and ours.median_ms and comp.median_ms:
+        speedup = comp.median_ms / ours.median_ms
+        add(case, f'in place >= {TARGET_MIXUP_SPEEDUP:.0f}x faster than Composer', speedup >= TARGET_MIXUP_SPEEDUP,
+            f'{speedup:.1f}x faster ({ours.median_ms:.3f} vs {comp.median_ms:.3f} ms); out of place '
+            f'{comp.median_ms / oop.median_ms:.2f}x')
+    limit = facts['batch_bytes'] + facts['targets_bytes']
+    if ours.extra_bytes is None:
+        add(case, 'in place extra memory <= batch + targets', None, 'not measured')
+    elif case.torch_dtype in (torch.float32, torch.float64):
+        add(case, 'in place extra memory <= batch + targets', ours.extra_bytes <= limit,
+            f'{ours.extra_bytes / 2**20:.2f} MB vs batch {facts["batch_bytes"] / 2**20:.2f} MB '
+            f'+ targets {facts["targets_bytes"] / 2**20:.3f} MB')
+
+
 # ------------------------------------------------------------------------------------------------- main
 
+SHAPES = {  # name -> (shape, classes)
+    'imagenet': ((256, 3, 224, 224), 1000),
+    'cifar': ((512, 3, 32, 32), 10),
+}
 
-def make_cases(devices: list[str], quick: bool) -> list[Case]:
+
+def make_cases(devices: list[str], ops: list[str], size: str = 'full', dtypes: Optional[list[str]] = None,
+               repeats: Optional[int] = None) -> list[Case]:
+    """The tables to measure. ``size``: ``'full'`` (the shapes above), ``'quick'`` (an ImageNet batch of 32, few
+    repetitions) or ``'tiny'`` (a few KB per batch, two repetitions: the GPU check's dry run)."""
     cases = []
     for device in devices:
-        dtypes = ['float32', 'uint8'] if device == 'cpu' else ['float32', 'bfloat16']
-        for dtype in dtypes:
-            if quick:
-                cases.append(Case('imagenet', (32, 3, 224, 224), dtype, device, 1000, repeats=3, warmup=0))
-                cases.append(Case('cifar', (512, 3, 32, 32), dtype, device, 10, repeats=5, warmup=1))
-            else:
-                reps = 15 if device == 'cpu' else 50
-                cases.append(Case('imagenet', (256, 3, 224, 224), dtype, device, 1000, repeats=reps, warmup=3))
-                cases.append(Case('cifar', (512, 3, 32, 32), dtype, device, 10, repeats=4 * reps, warmup=5))
+        default = ['float32', 'uint8'] if device == 'cpu' else ['float32', 'bfloat16', 'uint8']
+        for op in ops:
+            for dtype in dtypes or default:
+                for name, (shape, classes) in SHAPES.items():
+                    if size == 'tiny':
+                        shape, reps, warm = ((8, 3, 24, 24) if name == 'imagenet' else (16, 3, 8, 8)), 2, 0
+                    elif size == 'quick':
+                        shape = (32, 3, 224, 224) if name == 'imagenet' else shape
+                        reps, warm = (3, 0) if name == 'imagenet' else (5, 1)
+                    else:
+                        reps = 15 if device == 'cpu' else 30
+                        reps, warm = (reps, 3) if name == 'imagenet' else (4 * reps, 5)
+                    cases.append(Case(name, shape, dtype, device, classes, repeats=repeats or reps, warmup=warm,
+                                      op=op))
     return cases
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--op', choices=['cutmix', 'mixup', 'all'], default='all', help="which op (default: 'all')")
     p.add_argument('--quick', action='store_true', help='few repetitions, ImageNet batch of 32: a smoke test')
+    p.add_argument('--tiny', action='store_true', help='tiny batches, two repetitions: a dry run of the script')
     p.add_argument('--device', choices=['cpu', 'cuda', 'all'], default='all',
                    help="'all' (default) is the CPU plus CUDA when present")
+    p.add_argument('--dtypes', help='comma-separated dtypes (default: float32,uint8 on the CPU, float32,bfloat16,'
+                                    'uint8 on CUDA)')
+    p.add_argument('--repeats', type=positive_int, help='timed repetitions per table (overrides the defaults)')
     p.add_argument('--json', metavar='PATH', help='also write every measurement to this JSON file')
     p.add_argument('--threads', type=positive_int, metavar='N',
                    help="torch.set_num_threads(N); default: torch's own default (reported in the header)")
@@ -538,17 +745,24 @@ def main(argv: Optional[list[str]] = None) -> int:
     devices = devices[args.device]
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    print('CutMix mixing-step benchmark' + (' (--quick)' if args.quick else ''))
+    ops = list(OPS) if args.op == 'all' else [args.op]
+    size = 'tiny' if args.tiny else ('quick' if args.quick else 'full')
+    print(' and '.join(o.replace('cutmix', 'CutMix').replace('mixup', 'MixUp') for o in ops)
+          + ' mixing-step benchmark' + ('' if size == 'full' else f' (--{size})'))
     header = header_lines(devices)
+    functional = load_functional()
+    if getattr(functional, 'IMPORT_NOTE', None):
+        header.append(functional.IMPORT_NOTE)
     for line in header:
         print(line)
-    print('MB moved: estimated bytes read + written; F = batch, B = box, M = bool mask, T = dense targets. '
-          'extra MB: peak allocated by the call, outputs included.')
+    print('MB moved: estimated bytes read + written; F = batch, B = box, M = bool mask, T = dense targets, W = the '
+          'batch in float32. extra MB: peak allocated by the call, outputs included.')
 
     load = OtherLoad()
     results = []
-    for case in make_cases(devices, args.quick):
-        rows, facts = run_case(case, tries=2 if args.quick else 5)
+    dtypes = args.dtypes.split(',') if args.dtypes else None
+    for case in make_cases(devices, ops, size, dtypes, args.repeats):
+        rows, facts = run_case(case, tries=2 if size != 'full' else 5)
         for line in format_table(case, rows, facts):
             print(line)
         sys.stdout.flush()

@@ -1,4 +1,4 @@
-"""Bar chart of a ``mix_speed.py --json`` file: one panel per (shape, dtype, device), median ms per method.
+"""Bar chart of a ``mix_speed.py --json`` file: one panel per (op, shape, dtype, device), median ms per method.
 
 Usage::
 
@@ -25,7 +25,12 @@ def _group(key: str) -> str:
     return 'composer' if key == 'composer' else 'peer'
 
 
-def plot(payload: dict, out: str) -> None:
+def _floor_key(entry: dict) -> str:
+    """The floor a panel is drawn against (older files, CutMix only, have no ``floor`` fact: the box copy)."""
+    return entry['facts'].get('floor', 'floor_box')
+
+
+def plot(payload: dict, out: str, title: str = '') -> None:
     import matplotlib
 
     matplotlib.use('Agg')
@@ -44,19 +49,22 @@ def plot(payload: dict, out: str) -> None:
         bars = ax.barh(labels, values, color=colours)
         ax.set_xscale('log')
         ax.set_xlim(min(values) / 1.5, max(values) * 6)
-        box = next(r['median_ms'] for r in entry['rows'] if r['key'] == 'floor_box')
-        ax.axvline(box, color=COLOURS['floor'], linestyle=':', linewidth=1)
+        floor_key = _floor_key(entry)
+        floor = next(r['median_ms'] for r in entry['rows'] if r['key'] == floor_key)
+        name = {'floor_box': 'box', 'floor_mix': 'floor', 'floor_gather': 'gather'}.get(floor_key, 'floor')
+        ax.axvline(floor, color=COLOURS['floor'], linestyle=':', linewidth=1)
         for bar, value in zip(bars, values):
             shown = f'{value:.0f}' if value >= 100 else f'{value:.3g}'
-            ax.text(value * 1.08, bar.get_y() + bar.get_height() / 2, f'{shown} ms ({value / box:.1f}x box)',
+            ax.text(value * 1.08, bar.get_y() + bar.get_height() / 2, f'{shown} ms ({value / floor:.1f}x {name})',
                     va='center', fontsize=7.5)
         shape = 'x'.join(str(d) for d in case['shape'])
-        ax.set_title(f'{case["name"]} {shape} {case["dtype"]} on {case["device"]}', fontsize=10)
-        ax.set_xlabel('median ms per batch (log scale); dotted line: box-copy floor', fontsize=8)
+        op = {'cutmix': 'CutMix', 'mixup': 'MixUp'}[case.get('op', 'cutmix')]
+        ax.set_title(f'{op}: {case["name"]} {shape} {case["dtype"]} on {case["device"]}', fontsize=10)
+        ax.set_xlabel(f'median ms per batch (log scale); dotted line: {floor_key.replace("_", " ")}', fontsize=8)
         ax.tick_params(axis='y', labelsize=8)
     for ax in list(axes.flat)[len(cases):]:
         ax.axis('off')
-    fig.suptitle('One CutMix mixing step: ours vs Composer, timm, torchvision, kornia and the floors', fontsize=11)
+    fig.suptitle(title or 'One mixing step: ours vs Composer, timm, torchvision, kornia and the floors', fontsize=11)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)

@@ -1,4 +1,4 @@
-"""The two benchmark scripts run end to end (``--quick``) and print their tables; no timing is asserted.
+"""The benchmark scripts run end to end (``--quick``, ``--tiny``) and print their tables; no timing is asserted.
 
 They run with ``--threads 1``: on a small machine that other processes share, torch's default of one thread per
 core makes every parallel op wait for a descheduled thread, and a smoke test should not depend on the load.
@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 180  # each script takes well under 30 s on 2 cores; the margin is for a loaded machine
 
 
-def run_script(name: str, *args: str) -> str:
+def run_script(name: str, *args: str, quick: bool = True) -> str:
     proc = subprocess.run(
-        [sys.executable, str(ROOT / 'benchmarks' / name), '--quick', '--threads', '1', *args],
+        [sys.executable, str(ROOT / 'benchmarks' / name), *(['--quick'] if quick else []), '--threads', '1', *args],
         cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S,
     )
     assert proc.returncode == 0, f'{name} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}'
@@ -33,36 +33,60 @@ def number_row(out: str, label: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_mix_speed_quick(tmp_path):
-    out = run_script('mix_speed.py', '--device', 'cpu', '--json', str(tmp_path / 'mix.json'))
+def test_mix_speed_tiny_both_ops(tmp_path):
+    out = run_script('mix_speed.py', '--tiny', '--op', 'all', '--device', 'cpu', '--json', str(tmp_path / 'mix.json'),
+                     quick=False)
 
     assert 'torch threads 1' in out
-    tables = re.findall(r'^== (imagenet|cifar) \(\d+, 3, \d+, \d+\) (float32|uint8) on cpu', out, flags=re.MULTILINE)
-    assert sorted(tables) == sorted([('imagenet', 'float32'), ('cifar', 'float32'), ('imagenet', 'uint8'),
-                                     ('cifar', 'uint8')])
-    assert len(re.findall(r'^method\s+ms\s+min ms\s+t/box\s+t/Composer\s+MB moved\s+extra MB\s+in place$', out,
-                          flags=re.MULTILINE)) == 4
-    # Ours, Composer's and the floors ran in all four tables, on the same pinned box with the same result.
+    tables = re.findall(r'^== (cutmix|mixup) (imagenet|cifar) \(\d+, 3, \d+, \d+\) (float32|uint8) on cpu', out,
+                        flags=re.MULTILINE)
+    assert sorted(tables) == sorted((op, name, dtype) for op in ('cutmix', 'mixup') for name in ('imagenet', 'cifar')
+                                    for dtype in ('float32', 'uint8'))
+    assert len(re.findall(r'^method\s+ms\s+min ms\s+t/floor\s+t/Composer\s+MB moved\s+extra MB\s+in place$', out,
+                          flags=re.MULTILINE)) == 8
+    # CutMix: ours, Composer's and the floors ran in all four tables, on the same pinned box with the same result.
     for label in ('ours cutmix_batch (out of place)', 'ours cutmix_batch(inplace=True)',
-                  "Composer's cutmix_batch + targets", 'floor: box copy (fresh buffer)', 'floor: X.clone()',
+                  "Composer's cutmix_batch + targets", 'floor: box copy (fresh buffer)',
                   'floor: clone + box gathered into it'):
         assert len(number_row(out, label)) == 4, label
     assert out.count('ours / Composer / floors give identical pixels: yes; ours and Composer give the same '
                      'targets: yes') == 4
-    # The floor is its own reference: 1.00x the box copy, and it writes into the batch.
-    for row in number_row(out, 'floor: box copy (fresh buffer)'):
-        assert ' 1.00x ' in row and row.endswith('yes')
-    for row in number_row(out, 'ours cutmix_batch (out of place)'):
-        assert row.endswith(' no')
+    # MixUp: ours and Composer's in all four tables, the lerp floor in the two float32 ones; the same blend.
+    for label in ('ours mixup_batch (out of place)', 'ours mixup_batch(inplace=True)',
+                  "Composer's mixup_batch + targets", 'floor: gather the permuted batch'):
+        assert len(number_row(out, label)) == 4, label
+    for label in ('ours Algorithm step (in place)', 'floor: X.clone()'):  # in the tables of both ops
+        assert len(number_row(out, label)) == 8, label
+    assert len(number_row(out, 'floor: gather + in-place lerp')) == 2
+    assert len(number_row(out, 'timm Mixup (mixup, batch mode)')) == 2  # timm cannot blend uint8 in place
+    assert out.count("ours / floor give identical pixels: yes; Composer's pixels agree up to float rounding: yes; "
+                     'ours and Composer give the same targets: yes') == 4
+    assert out.count("note: Composer's mixup_batch + targets returns float32 for uint8 input") == 2
+    # Each floor is its own reference, 1.00x; in-place methods write into the batch, out-of-place ones do not.
+    for label in ('floor: box copy (fresh buffer)', 'floor: gather + in-place lerp'):
+        for row in number_row(out, label):
+            assert ' 1.00x ' in row and row.endswith('yes')
+    for label in ('ours cutmix_batch (out of place)', 'ours mixup_batch (out of place)'):
+        for row in number_row(out, label):
+            assert row.endswith(' no')
     assert '== targets ==' in out
-    # Per table: in place vs the floor, out of place vs clone(), memory; plus the speed-up on both ImageNet tables.
-    assert len(re.findall(r'^\[(MET|MISSED|n/a) *\] ', out, flags=re.MULTILINE)) == 3 * 4 + 2
+    # CutMix, per table: vs the floor, out of place vs clone(), memory; the speed-up on both ImageNet tables.
+    # MixUp, per table: vs the floor (n/a for uint8) and memory (float32 only); the speed-up on both ImageNet tables.
+    assert len(re.findall(r'^\[(MET|MISSED|n/a) *\] cutmix ', out, flags=re.MULTILINE)) == 3 * 4 + 2
+    assert len(re.findall(r'^\[(MET|MISSED|n/a) *\] mixup ', out, flags=re.MULTILINE)) == 4 + 2 + 2
 
     payload = json.loads((tmp_path / 'mix.json').read_text())
-    assert len(payload['cases']) == 4
+    assert len(payload['cases']) == 8
     rows = {r['key']: r for r in payload['cases'][0]['rows']}
-    assert rows['floor_box']['median_ms'] > 0 and rows['floor_box']['vs_box'] == 1.0
+    assert payload['cases'][0]['facts']['floor'] == 'floor_box'
+    assert rows['floor_box']['median_ms'] > 0 and rows['floor_box']['vs_floor'] == 1.0
     assert rows['ours_inplace']['inplace'] is True and rows['ours_oop']['inplace'] is False
+    mixup = [c for c in payload['cases'] if c['case']['op'] == 'mixup']
+    assert [c['facts']['floor'] for c in mixup] == ['floor_mix', 'floor_mix', 'floor_gather', 'floor_gather']
+
+    subprocess.run([sys.executable, str(ROOT / 'benchmarks' / 'plot_mix_speed.py'), '--json', str(tmp_path / 'mix.json'),
+                    '--out', str(tmp_path / 'mix.png')], check=True, capture_output=True, timeout=TIMEOUT_S)
+    assert (tmp_path / 'mix.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
 @pytest.mark.slow
