@@ -212,7 +212,7 @@ def test_algorithm_step_on_a_real_state_never_synchronises(name, dtype, layout):
     assert_same(Xm, apply_params(X[:8], params), exact=dtype != torch.float32 or not blended)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def trainer_with(name: str) -> tuple:
     """One GPU Trainer per algorithm, built once (Event.INIT has run: num_classes, the generator), for its State."""
     algorithm = ALGORITHMS[name]()
