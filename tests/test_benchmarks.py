@@ -99,8 +99,11 @@ def test_train_overhead_quick(tmp_path):
     assert len(number_row(out, 'no augmentation')) == 1
     assert len(number_row(out, 'ours: composer_cutmix.CutMix')) == 1
     assert len(number_row(out, "Composer's CutMix")) == 1
-    assert out.count('n/a (no device)') == 2
+    assert out.count('n/a (no device)') == 2 + 3  # syncs inside the events, and the census of whole steps
+    assert "== host-device syncs over whole steps (sync debug mode 'warn'" in out
     assert '== targets ==' in out
+    assert re.search(r'^\[(MET|MISSED) *\] our CutMix costs < 1% of a step, mixing work', out, flags=re.MULTILINE)
+    assert '[n/a   ] our CutMix asks for no host-device sync: no device' in out
 
     payload = json.loads((tmp_path / 'train.json').read_text())
     setup = payload['setup']
@@ -112,3 +115,17 @@ def test_train_overhead_quick(tmp_path):
     assert all(t > 0 for t in payload['results']['ours']['mix_ms'])
     assert all(t > 0 for t in payload['results']['composer']['mix_ms'])
     assert all(t == 0 for t in payload['results']['none']['mix_ms'])
+    assert payload['plain'] is False and [t['met'] for t in payload['targets']][2] is None
+
+
+@pytest.mark.slow
+def test_train_overhead_plain_loop_tiny(tmp_path):
+    """The loop that stands in for the Trainer where Composer will not import: no augmentation vs our functions."""
+    out = run_script('train_overhead.py', '--tiny', '--plain', '--device', 'cpu', '--json', str(tmp_path / 't.json'),
+                     quick=False)
+    assert 'plain PyTorch training loop, no Trainer: asked for (--plain)' in out
+    assert len(number_row(out, 'plain loop, no augmentation')) == 1
+    assert len(number_row(out, 'plain loop + ours (functional)')) == 1
+    payload = json.loads((tmp_path / 't.json').read_text())
+    assert payload['plain'] is True and sorted(payload['results']) == ['none', 'ours']
+    assert all(t > 0 for t in payload['results']['ours']['mix_ms'])
