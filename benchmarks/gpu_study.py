@@ -455,7 +455,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(f'[study] {source}: {n_train} training and {data["test"][0].shape[0]} test images on {cfg.device}',
           flush=True)
 
-    step_s, eval_s, setup_s = measure(cfg, data, arms, warm=1 if args.dry else 8, timed=2 if args.dry else 20)
+    step_s, eval_s, setup_s = measure(cfg, data, arms, warm=1 if args.dry else 8, timed=1 if args.dry else 20)
     left = args.budget_s - (time.perf_counter() - start)
     if args.dry:
         plan = Plan(n_train, 2, [0, 1], step_s, eval_s, setup_s, args.budget_s, 'dry run: 2 epochs x 2 seeds')
@@ -484,7 +484,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             run = Run(arm, seed, cfg, train, plan.epochs)
             curve = []
             for _ in range(plan.epochs):
-                run.train_steps(3 if args.dry else None)
+                run.train_steps(2 if args.dry else None)
                 curve.append(run.evaluate(data['test'])['test_error'])
             result = run.evaluate(data['test'], full=True)
             result.update(arm=arm, seed=seed, epochs=plan.epochs, curve=curve, train_loss=run.losses,

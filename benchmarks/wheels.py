@@ -4,6 +4,8 @@ Usage (where PyPI is reachable; ``make wheels`` runs the first)::
 
     python3 benchmarks/wheels.py                 # download into .whl/, drop stale wheels, check, print the size
     python3 benchmarks/wheels.py --check-only    # only the check of what .whl/ holds
+    python  benchmarks/wheels.py --installed     # in the GPU check's venv: are the requirements of what it
+                                                 # installed met by what it sees (a `pip check` of ours)?
 
 The GPU machine (see ``docs/gpu_check.md``) has no network and a Python 3.12 image with torch 2.11, torchvision
 0.26, numpy, timm, matplotlib, scipy, pytest and more (``IMAGE`` below, copied from the device tool's list of the
@@ -264,6 +266,33 @@ def check(wheel_dir: Path) -> tuple[bool, list[str]]:
     return ok, lines
 
 
+def check_installed() -> tuple[list[str], list[str]]:
+    """In the running environment: the version of each package of :data:`CARRY` it imports from, and each
+    requirement of theirs that what it sees does not meet (version pins past which ``--no-deps`` installed)."""
+    from importlib import metadata
+
+    found, unmet = [], []
+    for name in CARRY:
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            unmet.append(f'{name}: not installed')
+            continue
+        found.append(f'{name} {dist.version}')
+        for text in dist.requires or []:
+            req = Requirement(text)
+            if req.marker is not None and not req.marker.evaluate({'extra': ''}):
+                continue
+            try:
+                have = metadata.version(req.name)
+            except metadata.PackageNotFoundError:
+                unmet.append(f'{name} needs {req}: not installed')
+                continue
+            if req.specifier and not req.specifier.contains(have, prereleases=True):
+                unmet.append(f'{name} needs {req}: {req.name} {have} is installed')
+    return found, unmet
+
+
 def size_mib(wheel_dir: Path) -> float:
     return sum(p.stat().st_size for p in wheel_dir.glob('*.whl')) / 2**20
 
@@ -272,7 +301,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--dir', default=str(WHEEL_DIR), help='where the wheels go (default: .whl/ in the repo)')
     p.add_argument('--check-only', action='store_true', help='check what the folder holds; download nothing')
+    p.add_argument('--installed', action='store_true',
+                   help='check the packages this environment imports instead (JSON on stdout); no folder needed')
     args = p.parse_args(argv)
+    if args.installed:
+        import json
+
+        found, unmet = check_installed()
+        print(json.dumps({'installed': found, 'unmet': unmet}))
+        return 0
     wheel_dir = Path(args.dir)
     failed = [] if args.check_only else download(wheel_dir)
     ok, lines = check(wheel_dir)

@@ -1,0 +1,121 @@
+"""``make gpu-check DRY=1``: every step of the GPU check on the CPU, so the script cannot rot before a GPU shows up;
+and the pieces it stands on (the study's plan, the wheel check) on their own."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / 'benchmarks'))
+import gpu_study  # noqa: E402
+import wheels  # noqa: E402
+
+DRY_TIMEOUT_S = 300  # about a minute on 2 quiet cores; the margin is for a loaded machine
+
+
+@pytest.mark.slow
+def test_make_gpu_check_dry_runs_every_step(tmp_path):
+    venv = Path(sys.executable).parents[1]  # the Makefile's VENV: the interpreter running the suite, no install
+    proc = subprocess.run(['make', '--no-print-directory', 'gpu-check', 'DRY=1', f'VENV={venv}',
+                           f'ARGS=--out-dir {tmp_path}'], cwd=ROOT, capture_output=True, text=True,
+                          timeout=DRY_TIMEOUT_S)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+
+    results = json.loads((tmp_path / 'gpu_results.json').read_text())
+    assert results['dry'] is True and results['command'] == 'make gpu-check DRY=1'
+    assert {k: v['status'] for k, v in results['steps'].items()} == dict.fromkeys(
+        ['env', 'tests', 'mix_speed', 'train_overhead', 'study'], 'ok')
+    # The venv saw torch and Composer through the .pth to the parent environment's site-packages.
+    assert results['env']['torch'] and results['env']['composer_ok'] is True
+    assert results['env']['wheel_pins']['unmet'] == []
+    # The GPU tests ran as their CPU twins, all of them.
+    junit = results['steps']['tests']['junit']
+    assert junit['read'] and junit['failed'] == [] and junit['skipped'] == 0 and junit['passed'] >= 90
+    assert len(junit['census']) == 3  # the trainer-step census printed by each of the three algorithms
+    # The probe of the functional path: pixels, layout, and the sync count (0: nothing to wait for on the CPU).
+    checks = results['probe']['checks']
+    assert len(checks) == 12 and all(c['parity'] and c['layout_kept'] and c['syncs'] == 0 for c in checks)
+    # Each benchmark's measurements are in the one JSON.
+    assert {c['case']['op'] for c in results['mix_speed']['cases']} == {'cutmix', 'mixup'}
+    assert sorted(results['train_overhead']['summary']) == ['composer', 'none', 'ours']
+    study = results['study']
+    assert study['dry'] and sorted(study['summary']['arms']) == sorted(gpu_study.ARMS)
+    assert study['summary']['seeds'] == [0, 1]
+    assert all(len(r['curve']) == 2 for r in study['runs'])
+    # The figures, the log, and the human summary.
+    for png in ('gpu_mix_speed.png', 'gpu_study.png'):
+        assert (tmp_path / png).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert (tmp_path / 'gpu_check.log').stat().st_size > 0
+    summary = '\n'.join(results['summary'])
+    assert 'GPU check summary (DRY RUN on the CPU)' in summary
+    for start in ('tests (', 'functional probe on cpu: parity 12/12', 'mix speed [', 'train overhead (', 'study ('):
+        assert start in summary, start
+    assert 'GPU check summary (DRY RUN on the CPU)' in out
+
+
+def test_plan_prefers_all_images_and_30_epochs_then_longer_then_more_seeds():
+    # 234 steps of 5 ms + a 0.2 s evaluation = 1.37 s an epoch; 3 arms, 2 seeds: 49.5 s a run.
+    plan = gpu_study.plan_runs(300, 0.005, 0.2, 0.5, 256, 3)
+    assert (plan.train_images, plan.seeds, plan.epochs) == (60000, [0, 1], 36)
+    roomy = gpu_study.plan_runs(3000, 0.005, 0.2, 0.5, 256, 3)
+    assert (roomy.train_images, roomy.epochs, len(roomy.seeds)) == (60000, 60, 4)
+    assert roomy.estimate_s <= 3000 and plan.estimate_s <= 300
+
+
+def test_plan_shrinks_the_training_set_before_the_schedule():
+    plan = gpu_study.plan_runs(150, 0.005, 0.2, 0.5, 256, 3)
+    assert plan.epochs == 30 and plan.seeds == [0, 1] and 10000 <= plan.train_images < 60000
+    assert plan.estimate_s <= 150 and not plan.undersized
+    tight = gpu_study.plan_runs(40, 0.005, 0.2, 0.5, 256, 3)
+    assert tight.train_images == 10000 and tight.epochs < 30 and tight.undersized
+
+
+def test_idx_reader_round_trip(tmp_path):
+    import gzip
+
+    import torch
+
+    data = bytes([0, 0, 8, 3]) + (2).to_bytes(4, 'big') + (3).to_bytes(4, 'big') + (4).to_bytes(4, 'big')
+    data += bytes(range(24))
+    (tmp_path / 'x.gz').write_bytes(gzip.compress(data))
+    assert torch.equal(gpu_study.read_idx(tmp_path / 'x.gz'), torch.arange(24, dtype=torch.uint8).view(2, 3, 4))
+    (tmp_path / 'short').write_bytes(data[:-1])
+    with pytest.raises(ValueError, match='truncated'):
+        gpu_study.read_idx(tmp_path / 'short')
+
+
+def _wheel(folder: Path, name: str, version: str, requires: list[str], tag: str = 'py3-none-any') -> None:
+    dist = f'{name.replace("-", "_")}-{version}'
+    meta = f'Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n' + ''.join(
+        f'Requires-Dist: {r}\n' for r in requires)
+    with zipfile.ZipFile(folder / f'{dist}-{tag}.whl', 'w') as zf:
+        zf.writestr(f'{dist}.dist-info/METADATA', meta)
+        zf.writestr(f'{dist}.dist-info/WHEEL', f'Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: {tag}\n')
+        zf.writestr(f'{dist}.dist-info/RECORD', '')
+
+
+def test_wheel_check_follows_requirements_extras_and_the_image(tmp_path, monkeypatch):
+    monkeypatch.setattr(wheels, 'pip_accepts', lambda folder: (True, ''))  # no pip run: only the requirement walk
+    monkeypatch.setattr(wheels, 'roots', lambda: [])
+    _wheel(tmp_path, 'alpha', '1.0', ['beta[extra1]>=2', 'numpy<2.3', 'torch>=2', 'gamma; python_version < "3.9"'])
+    _wheel(tmp_path, 'beta', '2.5', ['delta; extra == "extra1"', 'epsilon; extra == "other"'])
+    ok, lines = wheels.check(tmp_path)
+    report = '\n'.join(lines)
+    assert not ok
+    assert 'MISSING beta needs delta; extra == "extra1"' in report  # the extra alpha asks of beta is followed
+    assert 'epsilon' not in report and 'gamma' not in report  # extras nobody asks for, markers false on 3.12
+    assert 'warning alpha needs numpy<2.3; the image has numpy 2.5.2' in report  # a pin the image misses: a warning
+    _wheel(tmp_path, 'delta', '0.1', [])
+    ok, lines = wheels.check(tmp_path)
+    assert ok, lines
+    _wheel(tmp_path, 'delta', '0.2', [], tag='cp311-cp311-manylinux_2_17_x86_64')
+    ok, lines = wheels.check(tmp_path)
+    report = '\n'.join(lines)
+    assert not ok and 'two wheels of delta' in report and 'does not install on CPython 3.12' in report
