@@ -108,9 +108,9 @@ def make_venv(path: Path, base_python: str, log: Log) -> str:
     return python
 
 
-def install(python: str, base_python: str, wheels: Path, log: Log) -> dict[str, Any]:
-    """The wheels of ``wheels`` and the project into the venv of ``python``, offline, without resolving."""
-    site_dir = python_info(python)['site'][0]
+def install(site_dir: str, base_python: str, wheels: Path, log: Log) -> dict[str, Any]:
+    """The wheels of ``wheels`` and the project into ``site_dir`` (a venv's site-packages, or a folder for
+    PYTHONPATH), offline, without resolving, with ``base_python``'s pip."""
     result: dict[str, Any] = {'wheels': sorted(p.name for p in wheels.glob('*.whl'))}
     common = [base_python, '-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--no-index', '--no-deps',
               '--no-cache-dir', '--upgrade', '--target', site_dir]
@@ -127,11 +127,17 @@ def install(python: str, base_python: str, wheels: Path, log: Log) -> dict[str, 
     proc = subprocess.run(common + ['--no-build-isolation', str(REPO)], capture_output=True, text=True)
     result['project_ok'] = proc.returncode == 0
     if proc.returncode:  # the steps import the project from the repository (PYTHONPATH) anyway
+        errors = [ln.strip() for ln in (proc.stdout + proc.stderr).splitlines() if 'error:' in ln.lower()]
         log(f'>> installing the project failed (the steps import it from the repository): '
-            f'{proc.stderr.strip()[-300:]}')
+            f'{" / ".join(errors[:3])[:300]}')
     log(f'>> installed {len(result["wheels"])} wheels ({"ok" if result["wheels_ok"] else "FAILED"}) and the project '
         f'({"ok" if result["project_ok"] else "from the repository"})')
     return result
+
+
+def cuda_available(python: str) -> bool:
+    code = 'import torch; print(torch.cuda.is_available())'
+    return subprocess.run([python, '-c', code], capture_output=True, text=True).stdout.strip() == 'True'
 
 
 # ------------------------------------------------------------------------------------------------- steps
@@ -385,28 +391,33 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     # 1. The environment.
     if not dry:
-        code = 'import torch; print(torch.cuda.is_available())'
-        cuda = subprocess.run([base_python, '-c', code], capture_output=True, text=True).stdout.strip() == 'True'
-        if not cuda:
+        if not cuda_available(base_python):
             log('!! no CUDA device here: `make gpu-check` is for the GPU machine (docs/gpu_check.md); '
                 '`make gpu-check DRY=1` runs every step on the CPU')
             return 2
     venv = Path(args.venv) if args.venv else (work / 'venv' if dry else REPO / '.gpu-venv')
     t0 = time.perf_counter()
+    paths = [str(REPO)]  # the steps import composer_cutmix from the repository
     try:
         python = make_venv(venv, base_python, log)
         results['install'] = {'wheels': [], 'skipped': 'dry run: no installs'} if dry else \
-            install(python, base_python, Path(args.wheels), log)
+            install(python_info(python)['site'][0], base_python, Path(args.wheels), log)
     except Exception as e:  # no venv: the base interpreter with the wheels on PYTHONPATH, as the device README does
-        log(f'!! no venv ({type(e).__name__}: {str(e)[:300]}); running with {base_python} instead')
+        log(f'!! no venv ({type(e).__name__}: {str(e)[:300]}); {base_python} with the wheels on PYTHONPATH instead')
         python = base_python
-        results['install'] = {'error': str(e)[:500]}
+        site_dir = venv.with_name(venv.name + '-site')
+        shutil.rmtree(site_dir, ignore_errors=True)
+        site_dir.mkdir(parents=True)
+        paths.append(str(site_dir))
+        results['install'] = {'venv_error': str(e)[:500]}
+        if not dry:
+            results['install'].update(install(str(site_dir), base_python, Path(args.wheels), log))
     results['install']['seconds'] = round(time.perf_counter() - t0, 1)
     results['python'] = python
 
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO)] + ([os.environ['PYTHONPATH']]
-                                                                      if os.environ.get('PYTHONPATH') else [])),
-               PYTHONUNBUFFERED='1', MPLBACKEND='Agg')
+    if os.environ.get('PYTHONPATH'):
+        paths.append(os.environ['PYTHONPATH'])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths), PYTHONUNBUFFERED='1', MPLBACKEND='Agg')
     if dry:
         env['OMP_NUM_THREADS'] = '1'  # a shared CPU stalls every parallel op; one thread each does not wait
     threads = ['--threads', '1'] if dry else []
@@ -495,7 +506,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     if cmd:
         cmd += ['--json', study_json, '--plot', out_dir / 'gpu_study.png']
         step = run_step('study', cmd, (120 if dry else budget + 15), log, env)
-        results['study'] = read_json(study_json)
+        results['study'] = read_json(study_json)  # written after every run: a study cut short keeps its runs
+        if not step['ok'] and results['study'] and results['study'].get('runs'):
+            run_step('plot', [python, BENCH / 'gpu_study.py', '--replot', study_json, '--plot',
+                              out_dir / 'gpu_study.png'], 60, log, env)
     else:
         step = {'status': 'skipped', 'ok': False, 'seconds': 0, 'why': why}
         log(f'!! study skipped: {why}')

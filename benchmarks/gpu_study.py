@@ -436,7 +436,14 @@ def main(argv: Optional[list[str]] = None) -> int:
                         '2 epochs of a few steps, 2 seeds')
     p.add_argument('--json', help='write the plan, every run and the summary here')
     p.add_argument('--plot', help='write the figure (PNG) here')
+    p.add_argument('--replot', metavar='JSON', help='only draw --plot from the JSON of an earlier (or cut-short) run')
     args = p.parse_args(argv)
+    if args.replot:
+        result = json.loads(Path(args.replot).read_text())
+        result['summary'] = summarise(result['runs'])
+        plot(result, args.plot)
+        print(f'[study] wrote {args.plot} from {args.replot}')
+        return 0
     start = time.perf_counter()
     arms = tuple(args.arms)
 
@@ -467,6 +474,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     train = (data['train'][0][:plan.train_images], data['train'][1][:plan.train_images])
 
     runs: list[dict] = []
+    device = torch.cuda.get_device_name() if cfg.dev.type == 'cuda' else f'CPU ({platform.processor() or "cpu"})'
+
+    def result(stopped: str = '') -> dict[str, Any]:
+        return {'device': device, 'torch': torch.__version__, 'source': source, 'dry': args.dry,
+                'config': asdict(cfg), 'arms': list(arms), 'plan': asdict(plan), 'stopped': stopped, 'runs': runs,
+                'summary': summarise(runs) if runs else None, 'wall_s': time.perf_counter() - start}
+
     deadline = start + args.budget_s
     stopped = ''
     if plan.epochs < 1:
@@ -486,20 +500,19 @@ def main(argv: Optional[list[str]] = None) -> int:
             for _ in range(plan.epochs):
                 run.train_steps(2 if args.dry else None)
                 curve.append(run.evaluate(data['test'])['test_error'])
-            result = run.evaluate(data['test'], full=True)
-            result.update(arm=arm, seed=seed, epochs=plan.epochs, curve=curve, train_loss=run.losses,
-                          fit_time_s=time.perf_counter() - t0)
-            runs.append(result)
-            print(f'[study] {arm} seed {seed}: test error {result["test_error"]:.2f}%, NLL {result["test_nll"]:.3f}, '
-                  f'ECE {result["test_ece"]:.2f}%, 25% blanked {result["occluded_25_error"]:.2f}% '
-                  f'({result["fit_time_s"]:.0f} s)', flush=True)
+            metrics = run.evaluate(data['test'], full=True)
+            metrics.update(arm=arm, seed=seed, epochs=plan.epochs, curve=curve, train_loss=run.losses,
+                           fit_time_s=time.perf_counter() - t0)
+            runs.append(metrics)
+            print(f'[study] {arm} seed {seed}: test error {metrics["test_error"]:.2f}%, NLL {metrics["test_nll"]:.3f}, '
+                  f'ECE {metrics["test_ece"]:.2f}%, 25% blanked {metrics["occluded_25_error"]:.2f}% '
+                  f'({metrics["fit_time_s"]:.0f} s)', flush=True)
+            if args.json:  # after every run, so a study cut short keeps what it finished
+                Path(args.json).write_text(json.dumps(result(f'cut short after {arm} seed {seed}'), indent=1))
     if stopped:
         print(f'[study] {stopped}', flush=True)
 
-    device = torch.cuda.get_device_name() if cfg.dev.type == 'cuda' else f'CPU ({platform.processor() or "cpu"})'
-    out = {'device': device, 'torch': torch.__version__, 'source': source, 'dry': args.dry,
-           'config': asdict(cfg), 'arms': list(arms), 'plan': asdict(plan), 'stopped': stopped, 'runs': runs,
-           'summary': summarise(runs) if runs else None, 'wall_s': time.perf_counter() - start}
+    out = result(stopped)
     if runs:
         for arm, entry in out['summary']['arms'].items():
             e = entry['test_error']

@@ -119,3 +119,74 @@ def test_wheel_check_follows_requirements_extras_and_the_image(tmp_path, monkeyp
     ok, lines = wheels.check(tmp_path)
     report = '\n'.join(lines)
     assert not ok and 'two wheels of delta' in report and 'does not install on CPython 3.12' in report
+
+
+def test_gpu_mode_runs_the_gpu_commands_in_its_budget_and_fills_out(tmp_path, monkeypatch):
+    """The GPU run's wiring without a GPU: every step replaced by a stand-in that records its command."""
+    import gpu_check
+
+    calls = []
+
+    def fake_step(name, cmd, limit, log, env):
+        calls.append((name, [str(c) for c in cmd], limit, env))
+        tail = []
+        if name == 'env and probe':
+            tail = ['ENV ' + json.dumps({'device': 'NVIDIA H100 80GB HBM3', 'torch': '2.11.0', 'composer': '0.32.1',
+                                         'composer_ok': True}),
+                    'PROBE ' + json.dumps({'device': 'cuda', 'note': '', 'checks': []})]
+        return {'command': ' '.join(map(str, cmd)), 'status': 'ok', 'ok': True, 'seconds': 1.0, 'tail': tail}
+
+    data = tmp_path / 'data'
+    data.mkdir()
+    (data / 'train-images-idx3-ubyte.gz').write_bytes(b'')
+    monkeypatch.setattr(gpu_check, 'cuda_available', lambda python: True)
+    monkeypatch.setattr(gpu_check, 'make_venv', lambda path, base, log: sys.executable)
+    monkeypatch.setattr(gpu_check, 'install', lambda site, base, wheels, log: {'wheels': ['a.whl'], 'wheels_ok': True})
+    monkeypatch.setattr(gpu_check, 'run_step', fake_step)
+    monkeypatch.setenv('OUT', str(tmp_path / 'OUT'))
+    out_dir = tmp_path / 'docs'
+    assert gpu_check.main(['--out-dir', str(out_dir), '--data', str(data), '--venv', str(tmp_path / 'venv'),
+                           '--budget-s', '450']) == 0
+
+    by_name = {name: (cmd, limit, env) for name, cmd, limit, env in calls}
+    assert list(by_name) == ['env and probe', 'tests', 'mix_speed', 'train_overhead', 'study']
+    assert by_name['tests'][0][1:5] == ['-m', 'pytest', '-m', 'gpu']
+    assert 'COMPOSER_CUTMIX_GPU_TESTS_ON' not in by_name['tests'][2]
+    for name in ('mix_speed', 'train_overhead'):
+        cmd = by_name[name][0]
+        assert cmd[cmd.index('--device') + 1] == 'cuda' and '--tiny' not in cmd and '--threads' not in cmd, cmd
+    study = by_name['study'][0]
+    budget = float(study[study.index('--budget-s') + 1])
+    assert 300 < budget < 450 and by_name['study'][1] <= budget + 15  # what is left, less the reserve
+    assert str(gpu_check.REPO) in by_name['mix_speed'][2]['PYTHONPATH'].split(':')
+    results = json.loads((out_dir / 'gpu_results.json').read_text())
+    assert results['dry'] is False and results['env']['device'] == 'NVIDIA H100 80GB HBM3'
+    assert 'GPU check summary: NVIDIA H100 80GB HBM3, torch 2.11.0, composer 0.32.1' in results['summary'][0]
+    assert sorted(p.name for p in (tmp_path / 'OUT').iterdir()) == ['gpu_check.log', 'gpu_results.json']
+
+
+def test_gpu_mode_without_composer_skips_the_tests_and_without_cuda_stops(tmp_path, monkeypatch):
+    import gpu_check
+
+    names = []
+
+    def fake_step(name, cmd, limit, log, env):
+        names.append(name)
+        tail = ['ENV ' + json.dumps({'composer': 'not importable (ImportError: x)', 'composer_ok': False})] \
+            if name == 'env and probe' else []
+        return {'command': '', 'status': 'ok', 'ok': True, 'seconds': 1.0, 'tail': tail}
+
+    monkeypatch.setattr(gpu_check, 'make_venv', lambda path, base, log: sys.executable)
+    monkeypatch.setattr(gpu_check, 'install', lambda site, base, wheels, log: {})
+    monkeypatch.setattr(gpu_check, 'run_step', fake_step)
+    monkeypatch.delenv('OUT', raising=False)
+    monkeypatch.setattr(gpu_check, 'cuda_available', lambda python: False)
+    assert gpu_check.main(['--out-dir', str(tmp_path), '--venv', str(tmp_path / 'v')]) == 2 and names == []
+    monkeypatch.setattr(gpu_check, 'cuda_available', lambda python: True)
+    assert gpu_check.main(['--out-dir', str(tmp_path), '--venv', str(tmp_path / 'v'),
+                           '--data', str(tmp_path / 'none')]) == 0
+    results = json.loads((tmp_path / 'gpu_results.json').read_text())
+    assert names == ['env and probe', 'mix_speed', 'train_overhead']
+    assert results['steps']['tests']['status'] == 'skipped' and 'Composer does not import' in \
+        results['steps']['tests']['why']
+    assert results['steps']['study']['status'] == 'skipped' and 'no Fashion-MNIST' in results['steps']['study']['why']
