@@ -90,10 +90,11 @@ def test_mix_speed_tiny_both_ops(tmp_path):
 
 
 @pytest.mark.slow
-def test_train_overhead_quick(tmp_path):
-    out = run_script('train_overhead.py', '--device', 'cpu', '--json', str(tmp_path / 'train.json'))
+def test_train_overhead_tiny(tmp_path):
+    out = run_script('train_overhead.py', '--tiny', '--device', 'cpu', '--json', str(tmp_path / 'train.json'),
+                     quick=False)
 
-    assert re.search(r'^== cifar_resnet8 on cpu, batch \(128, 1, 28, 28\), fp32, 10 classes', out, flags=re.MULTILINE)
+    assert re.search(r'^== cifar_resnet8 on cpu, batch \(16, 1, 28, 28\), fp32, 10 classes', out, flags=re.MULTILINE)
     assert re.search(r'^config\s+step ms\s+img/s\s+vs none\s+middle half\s+mixing ms\s+mixing/step\s+syncs/step$',
                      out, flags=re.MULTILINE)
     assert len(number_row(out, 'no augmentation')) == 1
