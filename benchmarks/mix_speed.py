@@ -17,8 +17,9 @@ For every (op, shape, dtype, device) it prints one table. For CutMix each row is
   timm ``Mixup`` (cutmix only, batch mode; mutates its input), torchvision ``v2.CutMix``, kornia
   ``RandomCutMixV2`` (one box per sample and no dense targets: a different method, shown for scale);
 * floors: copying only the box from the permuted batch through a box-sized buffer (the least any in-place CutMix
-  must do), the same with a buffer reused across calls, a plain ``X.clone()``, and a clone with the box gathered
-  straight into it (the least any out-of-place CutMix must do).
+  must do in one gather), the same with a buffer reused across calls, a plain ``X.clone()``, a clone with the box
+  gathered straight into it (the least any out-of-place CutMix must do), and the box copied sample by sample
+  along the permutation's cycles through a buffer of one box (the least memory an in-place CutMix needs).
 
 For MixUp (``X_mixed = lam * X + (1 - lam) * X[perm]``, one ``lam`` per batch) the rows are:
 
@@ -26,8 +27,9 @@ For MixUp (``X_mixed = lam * X + (1 - lam) * X[perm]``, one ``lam`` per batch) t
   inplace=True)`` + ``mix_targets``);
 * Composer's ``composer.functional.mixup_batch`` plus its dense targets (its ``Event.BEFORE_LOSS`` branch);
 * timm ``Mixup(mixup_alpha=1.0, cutmix_alpha=0)`` (batch mode; mutates its input), torchvision ``v2.MixUp``;
-* floors: gathering the permuted batch once and one in-place ``lerp`` (the least an in-place MixUp must do, float
-  types only: ``lerp`` takes no integers), the gather alone, and ``X.clone()``.
+* floors: gathering the permuted batch once and one in-place ``lerp`` (the least an in-place MixUp must do in one
+  gather, float types only: ``lerp`` takes no integers), the gather alone, ``X.clone()``, and the lerp sample by
+  sample along the permutation's cycles through a buffer of one sample.
 
 Ours, Composer's and the floors use the same pinned box (half the side, centred: 25% of the area) or the same pinned
 ``lam`` (0.7), and the same permutation; the peers draw their own. Each repetition starts from a fresh copy of a master batch, made outside
@@ -90,6 +92,7 @@ BYTES_MOVED: dict[str, tuple[str, Callable[[float, float, float, float], float]]
     'floor_box_reused': ('4B', lambda F, B, M, T: 4 * B),
     'floor_clone': ('2F', lambda F, B, M, T: 2 * F),
     'floor_oop': ('2F+2B', lambda F, B, M, T: 2 * F + 2 * B),
+    'floor_cycle': ('2B', lambda F, B, M, T: 2 * B),
 }
 
 
@@ -108,6 +111,7 @@ def mixup_bytes(key: str, F: float, T: float, W: float, dtype: torch.dtype) -> t
         'floor_mix': ('5F', 5 * F),
         'floor_gather': ('2F', 2 * F),
         'floor_clone': ('2F', 2 * F),
+        'floor_cycle': ('3F', 3 * F),
     }
     table['ours_inplace'] = table['ours_algo'] = table['ours_oop']
     return table.get(key, ('?', None))
@@ -124,6 +128,7 @@ LABELS = {
     'floor_box_reused': 'floor: box copy (reused buffer)',
     'floor_clone': 'floor: X.clone()',
     'floor_oop': 'floor: clone + box gathered into it',
+    'floor_cycle': 'floor: box copy by cycles (1 box)',
 }
 MIXUP_LABELS = {
     'ours_oop': 'ours mixup_batch (out of place)',
@@ -135,6 +140,7 @@ MIXUP_LABELS = {
     'floor_mix': 'floor: gather + in-place lerp',
     'floor_gather': 'floor: gather the permuted batch',
     'floor_clone': 'floor: X.clone()',
+    'floor_cycle': 'floor: lerp by cycles (1 sample)',
 }
 
 
@@ -295,7 +301,35 @@ def build_methods(case: Case, y: Tensor, bbox, idx) -> dict[str, Callable[[Any],
         return out
 
     methods['floor_oop'] = floor_oop
+    def floor_cycle(X):
+        by_cycles(idx, X[..., y0:y1, x0:x1], lambda dst, src: dst.copy_(src))
+        return X
+
+    methods['floor_cycle'] = floor_cycle
     return methods
+
+
+def by_cycles(indices: Tensor, X: Tensor, op: Callable[[Tensor, Tensor], Any]) -> Tensor:
+    """``X[i] = op(X[i], X[indices[i]])`` for every sample, in place, with a buffer of one sample: the permutation
+    is walked cycle by cycle, so each sample is read before it is overwritten and only the first of each cycle needs
+    keeping. Another floor: in place needs no buffer the size of the batch (or of the box), one sample suffices."""
+    perm = indices.tolist()
+    seen = [False] * len(perm)
+    buf = torch.empty_like(X[0])
+    for start in range(len(perm)):
+        if seen[start]:
+            continue
+        buf.copy_(X[start])
+        i = start
+        while True:
+            seen[i] = True
+            j = perm[i]
+            if j == start:
+                op(X[i], buf)
+                break
+            op(X[i], X[j])
+            i = j
+    return X
 
 
 def build_mixup_methods(case: Case, y: Tensor, lam: float, idx: Tensor) -> dict[str, Callable[[Any], Any]]:
@@ -355,6 +389,10 @@ def build_mixup_methods(case: Case, y: Tensor, lam: float, idx: Tensor) -> dict[
         methods['floor_mix'] = 'lerp takes floating-point tensors only'
     methods['floor_gather'] = lambda X: X.index_select(0, idx_dev)
     methods['floor_clone'] = lambda X: X.clone()
+    if case.torch_dtype.is_floating_point:
+        methods['floor_cycle'] = lambda X: by_cycles(idx, X, lambda dst, src: dst.lerp_(src, 1.0 - lam))
+    else:
+        methods['floor_cycle'] = 'lerp takes floating-point tensors only'
     return methods
 
 
@@ -489,11 +527,11 @@ def run_case(case: Case, tries: int = 5) -> tuple[list[Row], dict[str, Any]]:
 
     if case.op == 'mixup':
         methods = build_mixup_methods(case, y, MIXUP_LAM, idx)
-        labels, exact_keys = MIXUP_LABELS, ('ours_oop', 'ours_inplace', 'ours_algo', 'floor_mix')
+        labels, exact_keys = MIXUP_LABELS, ('ours_oop', 'ours_inplace', 'ours_algo', 'floor_mix', 'floor_cycle')
         reference = F_.apply_mixup(master, MIXUP_LAM, idx)
     else:
         methods = build_methods(case, y, bbox, idx)
-        labels, exact_keys = LABELS, ('ours_oop', 'ours_inplace', 'composer', 'floor_box', 'floor_oop')
+        labels, exact_keys = LABELS, ('ours_oop', 'ours_inplace', 'composer', 'floor_box', 'floor_oop', 'floor_cycle')
         reference = F_.apply_cutmix(master, bbox, idx)
     rows: list[Row] = []
     outputs: dict[str, Tensor] = {}
