@@ -151,6 +151,7 @@ def run_step(name: str, cmd: list[str], limit: float, log: Log, env: dict[str, s
     proc = subprocess.Popen([str(c) for c in cmd], cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True, errors='replace')
     tail: list[str] = []
+    tagged: dict[str, Any] = {}
 
     def pump() -> None:
         for line in proc.stdout:
@@ -158,6 +159,12 @@ def run_step(name: str, cmd: list[str], limit: float, log: Log, env: dict[str, s
             log(f'  | {line}')
             tail.append(line)
             del tail[:-40]
+            tag, _, rest = line.partition(' ')
+            if tag in TAGS and rest.startswith('{'):
+                try:
+                    tagged[tag] = json.loads(rest)
+                except ValueError:
+                    pass
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
@@ -173,7 +180,7 @@ def run_step(name: str, cmd: list[str], limit: float, log: Log, env: dict[str, s
     status = 'timed out' if timed_out else ('ok' if proc.returncode == 0 else f'failed (exit {proc.returncode})')
     log(f'== {name}: {status} after {seconds:.0f} s ==')
     return {'command': shown, 'status': status, 'ok': proc.returncode == 0 and not timed_out,
-            'seconds': round(seconds, 1), 'tail': tail[-15:]}
+            'seconds': round(seconds, 1), 'tail': tail[-15:], 'tagged': tagged}
 
 
 def read_json(path: Path) -> Optional[Any]:
@@ -263,11 +270,11 @@ print('ENV ' + json.dumps(info))
 '''
 
 
+TAGS = ('ENV', 'PROBE')  # a step's output line 'TAG {json}' is kept whole, however much follows it
+
+
 def tagged_json(step: dict[str, Any], tag: str) -> Optional[dict]:
-    for line in step.get('tail', []):
-        if line.startswith(tag + ' '):
-            return json.loads(line[len(tag) + 1:])
-    return None
+    return step.get('tagged', {}).get(tag)
 
 
 # ------------------------------------------------------------------------------------------------- summary

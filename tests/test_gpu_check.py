@@ -129,12 +129,12 @@ def test_gpu_mode_runs_the_gpu_commands_in_its_budget_and_fills_out(tmp_path, mo
 
     def fake_step(name, cmd, limit, log, env):
         calls.append((name, [str(c) for c in cmd], limit, env))
-        tail = []
+        tagged = {}
         if name == 'env and probe':
-            tail = ['ENV ' + json.dumps({'device': 'NVIDIA H100 80GB HBM3', 'torch': '2.11.0', 'composer': '0.32.1',
-                                         'composer_ok': True}),
-                    'PROBE ' + json.dumps({'device': 'cuda', 'note': '', 'checks': []})]
-        return {'command': ' '.join(map(str, cmd)), 'status': 'ok', 'ok': True, 'seconds': 1.0, 'tail': tail}
+            tagged = {'ENV': {'device': 'NVIDIA H100 80GB HBM3', 'torch': '2.11.0', 'composer': '0.32.1',
+                              'composer_ok': True},
+                      'PROBE': {'device': 'cuda', 'note': '', 'checks': []}}
+        return {'command': ' '.join(map(str, cmd)), 'status': 'ok', 'ok': True, 'seconds': 1.0, 'tagged': tagged}
 
     data = tmp_path / 'data'
     data.mkdir()
@@ -172,9 +172,9 @@ def test_gpu_mode_without_composer_skips_the_tests_and_without_cuda_stops(tmp_pa
 
     def fake_step(name, cmd, limit, log, env):
         names.append(name)
-        tail = ['ENV ' + json.dumps({'composer': 'not importable (ImportError: x)', 'composer_ok': False})] \
-            if name == 'env and probe' else []
-        return {'command': '', 'status': 'ok', 'ok': True, 'seconds': 1.0, 'tail': tail}
+        tagged = {'ENV': {'composer': 'not importable (ImportError: x)', 'composer_ok': False}} \
+            if name == 'env and probe' else {}
+        return {'command': '', 'status': 'ok', 'ok': True, 'seconds': 1.0, 'tagged': tagged}
 
     monkeypatch.setattr(gpu_check, 'make_venv', lambda path, base, log: sys.executable)
     monkeypatch.setattr(gpu_check, 'install', lambda site, base, wheels, log: {})
@@ -190,3 +190,18 @@ def test_gpu_mode_without_composer_skips_the_tests_and_without_cuda_stops(tmp_pa
     assert results['steps']['tests']['status'] == 'skipped' and 'Composer does not import' in \
         results['steps']['tests']['why']
     assert results['steps']['study']['status'] == 'skipped' and 'no Fashion-MNIST' in results['steps']['study']['why']
+
+
+def test_run_step_keeps_tagged_lines_and_kills_what_overruns(tmp_path):
+    import os
+
+    import gpu_check
+
+    log = gpu_check.Log(tmp_path / 'log')
+    code = 'print("ENV {\\"device\\": \\"x\\"}"); [print(i) for i in range(100)]'
+    step = gpu_check.run_step('talk', [sys.executable, '-c', code], 30, log, dict(os.environ))
+    assert step['ok'] and step['tagged']['ENV'] == {'device': 'x'} and step['tail'][-1] == '99'
+    slow = gpu_check.run_step('hang', [sys.executable, '-c', 'import time; print("started", flush=True); '
+                                       'time.sleep(60)'], 2, log, dict(os.environ))
+    assert slow['status'] == 'timed out' and not slow['ok'] and slow['seconds'] < 20
+    assert '== hang: timed out after' in (tmp_path / 'log').read_text()
