@@ -768,6 +768,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument('--dtypes', help='comma-separated dtypes (default: float32,uint8 on the CPU, float32,bfloat16,'
                                     'uint8 on CUDA)')
     p.add_argument('--repeats', type=positive_int, help='timed repetitions per table (overrides the defaults)')
+    p.add_argument('--tries', type=positive_int,
+                   help='CPU: runs of a call during which other processes took the CPU, the last kept (default 5; '
+                        '1 on a machine that is never quiet)')
     p.add_argument('--json', metavar='PATH', help='also write every measurement to this JSON file')
     p.add_argument('--threads', type=positive_int, metavar='N',
                    help="torch.set_num_threads(N); default: torch's own default (reported in the header)")
@@ -800,7 +803,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     results = []
     dtypes = args.dtypes.split(',') if args.dtypes else None
     for case in make_cases(devices, ops, size, dtypes, args.repeats):
-        rows, facts = run_case(case, tries=2 if size != 'full' else 5)
+        rows, facts = run_case(case, tries=args.tries or (2 if size != 'full' else 5))
         for line in format_table(case, rows, facts):
             print(line)
         sys.stdout.flush()
