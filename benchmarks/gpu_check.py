@@ -362,13 +362,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument('--budget-s', type=float, default=450.0, help='seconds for everything, the venv included')
     p.add_argument('--out-dir', help='where the results go (default: docs/; with --dry a temporary folder)')
     p.add_argument('--venv', help='where the venv goes (default: .gpu-venv; with --dry inside the output folder)')
+    p.add_argument('--work-dir', help='the log and the steps\' raw JSON (default: runs/gpu_check; with --dry inside '
+                                      'the output folder)')
     args = p.parse_args(argv)
     start = time.perf_counter()
     dry = args.dry
     out_dir = Path(args.out_dir) if args.out_dir else (Path(tempfile.mkdtemp(prefix='gpu-check-dry-')) if dry
                                                        else REPO / 'docs')
     out_dir.mkdir(parents=True, exist_ok=True)
-    work = out_dir / 'gpu_check_work' if dry else REPO / 'runs' / 'gpu_check'
+    work = Path(args.work_dir) if args.work_dir else (out_dir / 'gpu_check_work' if dry else REPO / 'runs' / 'gpu_check')
     work.mkdir(parents=True, exist_ok=True)
     log = Log(work / 'gpu_check.log')
     base_python = sys.executable

@@ -146,7 +146,7 @@ def test_gpu_mode_runs_the_gpu_commands_in_its_budget_and_fills_out(tmp_path, mo
     monkeypatch.setenv('OUT', str(tmp_path / 'OUT'))
     out_dir = tmp_path / 'docs'
     assert gpu_check.main(['--out-dir', str(out_dir), '--data', str(data), '--venv', str(tmp_path / 'venv'),
-                           '--budget-s', '450']) == 0
+                           '--work-dir', str(tmp_path / 'work'), '--budget-s', '450']) == 0
 
     by_name = {name: (cmd, limit, env) for name, cmd, limit, env in calls}
     assert list(by_name) == ['env and probe', 'tests', 'mix_speed', 'train_overhead', 'study']
@@ -181,9 +181,10 @@ def test_gpu_mode_without_composer_skips_the_tests_and_without_cuda_stops(tmp_pa
     monkeypatch.setattr(gpu_check, 'run_step', fake_step)
     monkeypatch.delenv('OUT', raising=False)
     monkeypatch.setattr(gpu_check, 'cuda_available', lambda python: False)
-    assert gpu_check.main(['--out-dir', str(tmp_path), '--venv', str(tmp_path / 'v')]) == 2 and names == []
+    work = ['--work-dir', str(tmp_path / 'work')]
+    assert gpu_check.main(['--out-dir', str(tmp_path), '--venv', str(tmp_path / 'v'), *work]) == 2 and names == []
     monkeypatch.setattr(gpu_check, 'cuda_available', lambda python: True)
-    assert gpu_check.main(['--out-dir', str(tmp_path), '--venv', str(tmp_path / 'v'),
+    assert gpu_check.main(['--out-dir', str(tmp_path), '--venv', str(tmp_path / 'v'), *work,
                            '--data', str(tmp_path / 'none')]) == 0
     results = json.loads((tmp_path / 'gpu_results.json').read_text())
     assert names == ['env and probe', 'mix_speed', 'train_overhead']
