@@ -113,9 +113,13 @@ def build_trainer(cfg: Any, *, callbacks: Sequence[Callback] = ()) -> tuple[Trai
     cfg = _as_config(cfg)
     device, precision = _device_and_precision(cfg)
     reproducibility.seed_all(cfg.seed)  # the model's initialisation, before the Trainer seeds the rest
-    train_dl = build_dataloader(cfg.train_data, train=True, seed=cfg.seed)
+    if dist.get_world_size() > 1:  # streaming data sets coordinate the ranks at construction (the Trainer reuses it)
+        dist.initialize_dist(device)
+    cache = os.path.join(cfg.run_folder, 'streaming')  # default caches of streaming data sets read from URLs
+    train_dl = build_dataloader(cfg.train_data, train=True, seed=cfg.seed, local_root=cache)
     _check_data_fits_model(cfg, train_dl.dataset.info)
-    eval_dl = build_dataloader(cfg.eval_data, train=False, seed=cfg.seed) if cfg.eval_data is not None else None
+    eval_dl = (build_dataloader(cfg.eval_data, train=False, seed=cfg.seed, local_root=cache)
+               if cfg.eval_data is not None else None)
     model = build_model(cfg.model)
     algorithms = build_algorithms(cfg.algorithms)  # our mixers take num_classes from the model at INIT
     optimizer = build_optimizer(cfg.optimizer, model)
