@@ -247,9 +247,8 @@ def test_two_ranks_see_disjoint_samples_that_cover_each_epoch(shards, tmp_path):
 
 
 def test_a_run_killed_mid_epoch_resumes_with_the_same_samples_mixed_the_same_way(shards, tmp_path):
-    from tests.streaming_worker import Probe
-
     from composer_cutmix.runner.registry import register_algorithm
+    from tests.streaming_worker import Probe
 
     register_algorithm('probe', Probe)
 

@@ -26,7 +26,13 @@ from composer_cutmix.functional import MixingError
 from composer_cutmix.runner.config import ConfigError, RunConfig, config_from_dict, resolve_device
 from composer_cutmix.runner.data import DatasetInfo, build_dataloader
 from composer_cutmix.runner.errors import RunError
-from composer_cutmix.runner.loggers import JSONLinesLogger, build_loggers, format_metrics_table, summarize_metrics
+from composer_cutmix.runner.loggers import (
+    JSONLinesLogger,
+    build_loggers,
+    build_logging_callbacks,
+    format_metrics_table,
+    summarize_metrics,
+)
 from composer_cutmix.runner.models import build_model
 from composer_cutmix.runner.optim import build_optimizer, build_scheduler
 from composer_cutmix.runner.registry import build_algorithms
@@ -132,6 +138,7 @@ def build_trainer(cfg: Any, *, callbacks: Sequence[Callback] = ()) -> tuple[Trai
         metrics = JSONLinesLogger(None)
         destinations.append(metrics)
     extra = [SpeedMonitor(window_size=50)] if cfg.loggers.speed_monitor else []
+    extra += build_logging_callbacks(cfg.loggers, cfg, train_dl.dataset.info)
 
     if cfg.load_path is not None and not os.path.exists(cfg.load_path) and '://' not in cfg.load_path:
         raise ConfigError(f'load_path: no checkpoint at {cfg.load_path!r}. Point it at a .pt file that a run saved '
