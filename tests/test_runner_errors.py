@@ -117,11 +117,12 @@ def _cli(tmp_path: Path, name: str) -> list[str]:
 
 
 def _draws(run: Path) -> dict[int, dict]:
-    """The CutMix draw logged for each batch (the last line wins: a resumed run repeats the batches it redoes)."""
+    """The CutMix draw logged for each completed batch (the last line wins: a resumed run redoes the batches after
+    its checkpoint)."""
     draws = {}
     for line in (run / 'metrics.jsonl').read_text().splitlines():
         rec = json.loads(line)
-        if 'cutmix/lam' in rec:
+        if 'cutmix/lam' in rec and not rec.get('incomplete'):
             draws[rec['batch']] = {k: v for k, v in rec.items() if k.startswith('cutmix/') or k == 'loss/train/total'}
     return draws
 
