@@ -146,7 +146,9 @@ def test_autoresume_continues_a_killed_run_exactly(tmp_path):
     killed.wait(timeout=60)
     latest = os.path.basename(os.readlink(ckpt / 'latest-rank0.pt'))
     stopped_at = int(latest.split('-ba')[1].split('-')[0])
-    assert 10 <= stopped_at < 30, f'the kill should land mid-epoch, got {latest}'
+    # ba10 exists, but the kill may land before the latest link moves to it (the resumed run then redoes batch 10
+    # and overwrites the leftover file)
+    assert 9 <= stopped_at < 30, f'the kill should land mid-epoch, got {latest}'
 
     resumed = subprocess.run(_cli(tmp_path, 'killed'), env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
