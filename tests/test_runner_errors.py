@@ -117,11 +117,12 @@ def _cli(tmp_path: Path, name: str) -> list[str]:
 
 
 def _draws(run: Path) -> dict[int, dict]:
-    """The CutMix draw logged for each batch (the last line wins: a resumed run repeats the batches it redoes)."""
+    """The CutMix draw logged for each completed batch (the last line wins: a resumed run redoes the batches after
+    its checkpoint)."""
     draws = {}
     for line in (run / 'metrics.jsonl').read_text().splitlines():
         rec = json.loads(line)
-        if 'cutmix/lam' in rec:
+        if 'cutmix/lam' in rec and not rec.get('incomplete'):
             draws[rec['batch']] = {k: v for k, v in rec.items() if k.startswith('cutmix/') or k == 'loss/train/total'}
     return draws
 
@@ -145,7 +146,9 @@ def test_autoresume_continues_a_killed_run_exactly(tmp_path):
     killed.wait(timeout=60)
     latest = os.path.basename(os.readlink(ckpt / 'latest-rank0.pt'))
     stopped_at = int(latest.split('-ba')[1].split('-')[0])
-    assert 10 <= stopped_at < 30, f'the kill should land mid-epoch, got {latest}'
+    # ba10 exists, but the kill may land before the latest link moves to it (the resumed run then redoes batch 10
+    # and overwrites the leftover file)
+    assert 9 <= stopped_at < 30, f'the kill should land mid-epoch, got {latest}'
 
     resumed = subprocess.run(_cli(tmp_path, 'killed'), env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

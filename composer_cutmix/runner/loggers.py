@@ -82,7 +82,8 @@ class JSONLinesLogger(_EpochMeans, LoggerDestination):
     Each line holds the training time (``epoch``, ``batch``, ``sample``), the seconds since the fit started
     (``time_s``), and every metric Composer logged at that step under its Composer name
     (``loss/train/total``, ``metrics/train/MulticlassAccuracy``, ``metrics/eval/MulticlassAccuracy``...). A
-    value that is not a finite number is written as ``null``.
+    value that is not a finite number is written as ``null``. When a run stops inside a batch (killed, or an
+    error), what was logged for that batch is written with its batch number and ``"incomplete": true``.
 
     Args:
         path: the file (its folder is created); ``None`` writes nothing and only keeps :attr:`latest`.
@@ -101,6 +102,7 @@ class JSONLinesLogger(_EpochMeans, LoggerDestination):
         self._file = None
         self._t0 = time.perf_counter()
         self._state: Optional[State] = None
+        self._in_batch = False
         self._reset_means()
 
     def epoch_start(self, state: State, logger: Logger) -> None:
@@ -136,11 +138,17 @@ class JSONLinesLogger(_EpochMeans, LoggerDestination):
                 'time_s': round(time.perf_counter() - self._t0, 3),
                 **self._pending,
             }
+            if self._in_batch:  # a run stopped inside a batch (killed, or an error): say which, and that it did
+                line.update(batch=int(ts.batch) + 1, incomplete=True)
             self._file.write(json.dumps(line) + '\n')
             self._file.flush()
         self._pending = {}
 
+    def after_dataloader(self, state: State, logger: Logger) -> None:
+        self._in_batch = True  # what is logged from here to batch_end belongs to the batch under way
+
     def batch_end(self, state: State, logger: Logger) -> None:
+        self._in_batch = False
         self._flush(state)
 
     def epoch_end(self, state: State, logger: Logger) -> None:

@@ -258,7 +258,8 @@ class RunConfig:
         autoresume: Composer's autoresume: when ``save_folder`` holds a checkpoint of this run (its
             ``latest-rank{rank}.pt``), resume from it, so rerunning the same command after the run was killed
             continues where it stopped; otherwise start afresh. Needs ``save_folder`` (and ``run_name``, which
-            defaults to the YAML file's stem).
+            defaults to the YAML file's stem). Checkpoints the interrupted attempt wrote after its latest complete
+            one are overwritten as the resumed run reaches them.
     """
 
     run_name: Optional[str] = None

@@ -166,7 +166,9 @@ def build_trainer(cfg: Any, *, callbacks: Sequence[Callback] = ()) -> tuple[Trai
         save_folder=cfg.save_folder,
         save_interval=cfg.save_interval,
         save_num_checkpoints_to_keep=cfg.save_num_checkpoints_to_keep,
-        save_overwrite=cfg.save_overwrite,
+        # Autoresume continues from the latest complete checkpoint: what the interrupted attempt wrote after it
+        # (a checkpoint cut short by the kill) is overwritten when the resumed run reaches that batch.
+        save_overwrite=cfg.save_overwrite or cfg.autoresume,
         load_path=cfg.load_path,
         load_weights_only=cfg.load_weights_only,
         load_progress_bar=False,
