@@ -10,8 +10,10 @@ layout), so reading them back needs only ``remote``. The splits are written exac
 Example:
     >>> import tempfile
     >>> from composer_cutmix.runner.config import load_config
-    >>> out = tempfile.mkdtemp()
-    >>> written = convert(load_config('yamls/synthetic.yaml'), out, progress=False)
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     written = convert(load_config('yamls/synthetic.yaml'), out, progress=False)
+    ...     sorted(os.listdir(os.path.join(out, 'train')))
+    ['composer_cutmix.json', 'index.json', 'shard.00000.mds']
     >>> [(s.split, s.num_samples, s.layout) for s in written.values()]
     [('train', 64, 'tensor'), ('eval', 32, 'tensor')]
 """
