@@ -180,20 +180,34 @@ def test_keep_box_inside_is_its_own_placement():
 # ---------------------------------------------------------------------------------------------- two wings
 
 
-def _run_python(code: str) -> str:
-    out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+FRESH_PROCESS = """
+import runpy, sys
+import composer_cutmix
+print(' '.join(sorted(sys.modules)))
+sys.argv = ['composer_cutmix', '--help']
+try:
+    runpy.run_module('composer_cutmix', run_name='__main__')
+except SystemExit as e:
+    print('exit', e.code)
+"""
+
+
+@pytest.fixture(scope='module')
+def fresh_process() -> list[str]:
+    """One new interpreter: the modules ``import composer_cutmix`` loaded, then ``python -m composer_cutmix --help``."""
+    out = subprocess.run([sys.executable, '-c', FRESH_PROCESS], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    return out.stdout
+    return out.stdout.splitlines()
 
 
-def test_importing_the_plugin_loads_nothing_of_the_runner():
-    loaded = _run_python('import sys, composer_cutmix; print(" ".join(sorted(sys.modules)))').split()
+def test_importing_the_plugin_loads_nothing_of_the_runner(fresh_process):
+    loaded = fresh_process[0].split()
     ours = sorted(m for m in loaded if m.startswith('composer_cutmix'))
     assert ours == ['composer_cutmix', *(f'composer_cutmix.{m}' for m in sorted(PLUGIN))], ours
     assert 'omegaconf' not in loaded
 
 
-def test_former_import_paths_and_lazy_runner_names_still_work():
+def test_former_import_paths_and_lazy_runner_names_still_work(fresh_process):
     import composer_cutmix
     import composer_cutmix.config as legacy_config
     from composer_cutmix.registry import build_algorithms
@@ -203,9 +217,8 @@ def test_former_import_paths_and_lazy_runner_names_still_work():
     assert legacy_config.__spec__.name == 'composer_cutmix.runner.config'
     assert composer_cutmix.load_config is config.load_config
     from composer_cutmix import ConfigError, preview_batch, train  # noqa: F401
-    out = subprocess.run([sys.executable, '-m', 'composer_cutmix', '--help'], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
-    assert out.returncode == 0 and 'train' in out.stdout and 'preview' in out.stdout
+    help_text = '\n'.join(fresh_process[1:])
+    assert 'exit 0' in help_text and 'train' in help_text and 'preview' in help_text
 
 
 def _imports(path: Path) -> list[tuple[str, list[str]]]:
