@@ -607,8 +607,10 @@ class MixUpCutMix(MixingAlgorithm):
 
     def draw(self, n: int, img_h: int, img_w: int) -> Optional[MixParams]:
         if self.mode == 'elem':  # timm: prob, the op and the draw are all per sample
-            return sample_switch_params_elem(n, img_h, img_w, prob=self.prob, **self._switch_kwargs(),
-                                             generator=self.generator)
+            params = sample_switch_params_elem(n, img_h, img_w, prob=self.prob, **self._switch_kwargs(),
+                                               generator=self.generator)
+            mixed = bool(params.use_cutmix.any()) or bool((params.lam < 1).any())
+            return params if mixed else None  # no sample drawn for mixing: the batch passes through
         return super().draw(n, img_h, img_w)
 
     def sample(self, n: int, img_h: int, img_w: int) -> MixParams:

@@ -1,4 +1,4 @@
-"""CutMix in a Composer Trainer: add ``CutMix(num_classes)`` to ``algorithms`` and nothing else changes.
+"""CutMix in a Composer Trainer: add ``CutMix()`` to ``algorithms`` and nothing else changes.
 
     python examples/trainer_one_liner.py            # 1 epoch of Fashion-MNIST, ~1 minute on 2 CPU cores
     python examples/trainer_one_liner.py --smoke    # 2 batches, seconds
@@ -30,7 +30,7 @@ def main() -> None:
         train_dataloader=train_dl,
         eval_dataloader=eval_dl,
         max_duration='2ba' if args.smoke else '1ep',
-        algorithms=[CutMix(num_classes=10, alpha=1.0)],  # <- the one line
+        algorithms=[CutMix(alpha=1.0)],  # <- the one line (num_classes comes from the model)
         seed=17,
         progress_bar=False,
     )

@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ['trainer_one_liner', 'plain_pytorch_loop', 'with_label_smoothing', 'resume_from_checkpoint']
+EXAMPLES = ['trainer_one_liner', 'plain_pytorch_loop', 'with_label_smoothing', 'resume_from_checkpoint', 'deit_switch']
 EXPECTED = {
     'trainer_one_liner': 'eval accuracy',
     'plain_pytorch_loop': 'eval accuracy',
     'with_label_smoothing': 'with CutMix + LabelSmoothing(0.1)',
     'resume_from_checkpoint': 'finished at batch 4',
+    'deit_switch': 'with the switch (',
 }
 
 DRIVER = r'''

@@ -3,6 +3,7 @@
 ::
 
     composer-cutmix train yamls/fashion_mnist.yaml [key=value ...]
+    composer-cutmix convert yamls/fashion_mnist.yaml shards/fmnist [key=value ...]   # MDS shards for streaming
     composer-cutmix preview yamls/fashion_mnist.yaml --out mixed.png [--n 16] [--seed 0] [--batches 1] [key=value ...]
     python -m composer_cutmix train ...                       # the same
     composer -n 2 -m composer_cutmix train ...                # DDP with Composer's launcher (gloo on CPU)
@@ -14,10 +15,11 @@ paragraph to stderr and exits with status 2, without a traceback; ``--traceback`
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import textwrap
 from collections.abc import Sequence
-from typing import Optional
+from typing import Any, Optional
 
 from composer_cutmix.functional import MixingError
 from composer_cutmix.runner.errors import ConfigError
@@ -41,6 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser('train', help='train a YAML-configured run', description='Train a YAML-configured run.')
     tr.add_argument('config', help='the YAML file, e.g. yamls/fashion_mnist.yaml')
     tr.add_argument('overrides', nargs='*', metavar='key=value', help='overrides, e.g. max_duration=2ba')
+    cv = sub.add_parser('convert', help="write the run's data sets as MDS shards for train_data.name=streaming",
+                        description="Write the run's train_data and eval_data as MDS shards (MosaicML streaming) to "
+                                    'OUT_DIR/train and OUT_DIR/eval, and print the overrides that train on them.')
+    cv.add_argument('config', help='the YAML file of the run')
+    cv.add_argument('out_dir', help='a local folder for the shards (copy it to an object store to share it)')
+    cv.add_argument('overrides', nargs='*', metavar='key=value', help='overrides, e.g. train_data.subset=1000')
+    cv.add_argument('--overwrite', action='store_true', help='empty OUT_DIR/train and OUT_DIR/eval and write them anew')
+    cv.add_argument('--no-progress', dest='progress', action='store_false', help='no progress bars')
     pv = sub.add_parser('preview', help='draw mixed training batches as a PNG',
                         description="Draw the run's mixer at work on training batches: boxes outlined, blends named, "
                                     'labels weighed.')
@@ -60,6 +70,18 @@ def _fail(message: str) -> int:
                          break_long_words=False, break_on_hyphens=False)
     print(text, file=sys.stderr, flush=True)
     return EXIT_CONFIG_ERROR
+
+
+def _convert(cfg: Any, args: argparse.Namespace) -> None:
+    from composer_cutmix.runner.convert import convert, read_back_overrides
+
+    written = convert(cfg, args.out_dir, overwrite=args.overwrite, progress=args.progress)
+    for info in written.values():
+        print(f'wrote {info.num_samples} {info.split} samples of {info.source} ({info.layout} layout) to '
+              f'{os.path.join(args.out_dir, info.split)}')
+    overrides = ' '.join(read_back_overrides(cfg, args.out_dir, written))
+    print(f'train on them with:\n  composer-cutmix train {args.config} {overrides}\n'
+          f'(add train_data.local=/fast/disk/cache ... to cache a remote copy; see docs/data_at_scale.md)')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -85,6 +107,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from composer_cutmix.runner.train import train
 
             train(cfg)
+        elif args.command == 'convert':
+            _convert(cfg, args)
         else:
             from composer_cutmix.runner.preview import preview_batch
 

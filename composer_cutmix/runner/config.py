@@ -104,6 +104,10 @@ def validate(cfg: DictConfig) -> DictConfig:
         if data is None:
             continue
         check_dataset_name(data.name, f'{part}.name')
+        if data.name == 'streaming' and not data.remote:
+            raise ConfigError(f'{part}.remote: {part}.name=streaming reads MDS shards from remote, and none is set. Set '
+                              f'{part}.remote to a folder `composer-cutmix convert CONFIG OUT` wrote (OUT/train or '
+                              f'OUT/eval) or to a URL, e.g. {part}.remote=s3://bucket/out/train.')
         _positive(f'{part}.batch_size', data.batch_size)
         _positive(f'{part}.subset', data.subset)
         _positive(f'{part}.num_workers', data.num_workers, 0)
@@ -119,6 +123,12 @@ def validate(cfg: DictConfig) -> DictConfig:
     _time('save_interval', cfg.save_interval)
     _time('scheduler.t_warmup', cfg.scheduler.t_warmup)
     _time('loggers.console_log_interval', cfg.loggers.console_log_interval, 'ep, ba')
+    if cfg.loggers.log_mixed_images is not None:
+        _time('loggers.log_mixed_images', cfg.loggers.log_mixed_images, 'ep, ba')
+    _positive('loggers.mixed_images_n', cfg.loggers.mixed_images_n)
+    if cfg.loggers.wandb is not None and cfg.loggers.wandb.mode not in (None, 'online', 'offline', 'disabled'):
+        raise ConfigError(f'loggers.wandb.mode: unknown value {cfg.loggers.wandb.mode!r}. Accepted: online, offline, '
+                          f'disabled (or null for W&B\'s default).')
     for i, m in enumerate(cfg.scheduler.milestones):
         _time(f'scheduler.milestones[{i}]', m)
     mb = cfg.device_train_microbatch_size

@@ -5,9 +5,12 @@ A batch is fetched with one indexing operation (``Dataset.__getitems__``) and au
 batch by :class:`BatchTransform` (random crop with zero padding, horizontal flip): on two CPU cores a
 Fashion-MNIST epoch of data costs about a second, against about a minute of training for a ResNet-8.
 ImageFolder trees (the ImageNet layout) use torchvision's per-image transforms and worker processes.
+``streaming`` reads MDS shards written by ``composer-cutmix convert`` (from any of the others) through MosaicML's
+``StreamingDataset`` (see :mod:`composer_cutmix.runner.streaming`); their batches come out as the in-memory sets'
+do (a ``uint8`` batch through :class:`BatchTransform`), so the mixing algorithms see the same thing.
 
-Every loader shards its data set with :func:`composer.utils.dist.get_sampler`, so under DDP each rank sees
-its own ``1 / world_size`` of every epoch.
+Every loader shards its data set with :func:`composer.utils.dist.get_sampler` (``streaming``: by its own
+partitioning), so under DDP each rank sees its own ``1 / world_size`` of every epoch.
 """
 
 from __future__ import annotations
@@ -42,12 +45,13 @@ __all__ = [
     'build_dataset',
     'cache_dir',
     'check_dataset_name',
+    'imagefolder_transform',
     'load_fashion_mnist',
     'random_crop',
     'random_hflip',
 ]
 
-DATASETS = ('fashion_mnist', 'cifar10', 'cifar100', 'imagefolder', 'synthetic')
+DATASETS = ('fashion_mnist', 'cifar10', 'cifar100', 'imagefolder', 'synthetic', 'streaming')
 FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist'
 FASHION_MNIST_CLASSES = ('T-shirt', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag',
                          'Ankle boot')
@@ -88,7 +92,8 @@ def check_dataset_name(name: str, key: str = 'train_data.name') -> None:
     if name not in DATASETS:
         raise ConfigError(
             f'{key}: unknown data set {name!r}. Accepted: {", ".join(DATASETS)} (imagefolder reads an ImageNet-style '
-            f'tree root/train/<class>/*.jpg; synthetic makes random images).',
+            f'tree root/train/<class>/*.jpg; synthetic makes random images; streaming reads the MDS shards that '
+            f'`composer-cutmix convert` writes, from {key.split(".")[0]}.remote).',
         )
 
 
@@ -141,14 +146,17 @@ class BatchTransform:
         self.augment = augment
         self.pad = pad
 
-    def __call__(self, batch: Union[tuple[Tensor, Tensor], list[tuple[Tensor, Any]]]) -> tuple[Tensor, Tensor]:
+    def __call__(self, batch: Union[tuple[Tensor, Tensor], list[tuple[Tensor, Any]]],
+                 generator: Optional[torch.Generator] = None) -> tuple[Tensor, Tensor]:
+        """``(X uint8, y)`` or a list of samples -> ``(X float32 normalised, y int64)``; ``generator`` draws the
+        augmentation (default: torch's global RNG)."""
         if isinstance(batch, tuple) and len(batch) == 2 and isinstance(batch[0], Tensor) and batch[0].ndim == 4:
             x, y = batch
         else:  # a list of samples (e.g. through a torch Subset): stack them
             x = torch.stack([s[0] for s in batch])
             y = torch.as_tensor([int(s[1]) for s in batch], dtype=torch.int64)
         if self.augment:
-            x = random_hflip(random_crop(x, self.pad))
+            x = random_hflip(random_crop(x, self.pad, generator), generator=generator)
         x = x.to(torch.float32).div_(255.0).sub_(self.mean).div_(self.std)
         return x, y
 
@@ -321,8 +329,22 @@ def _synthetic(cfg: Any, train: bool, seed: int) -> TensorImageDataset:
     return TensorImageDataset(images, labels, info)
 
 
-def _imagefolder(cfg: Any, train: bool, key: str) -> Dataset:
+def imagefolder_transform(size: int, augment: bool, mean: Sequence[float], std: Sequence[float]) -> Any:
+    """torchvision's per-image pipeline for ImageNet-style images: PIL image -> normalised ``(3, size, size)``.
+
+    ``augment``: RandomResizedCrop and a horizontal flip (training); otherwise resize to ``size / 0.875`` and
+    center-crop (evaluation).
+    """
     from torchvision import transforms as T
+
+    if augment:
+        tf = [T.RandomResizedCrop(size), T.RandomHorizontalFlip()]
+    else:
+        tf = [T.Resize(int(round(size / 0.875))), T.CenterCrop(size)]
+    return T.Compose([*tf, T.ToTensor(), T.Normalize(mean, std)])
+
+
+def _imagefolder(cfg: Any, train: bool, key: str) -> Dataset:
     from torchvision.datasets import ImageFolder
 
     if not cfg.root:
@@ -337,20 +359,46 @@ def _imagefolder(cfg: Any, train: bool, key: str) -> Dataset:
         )
     mean, std, _ = _STATS['imagefolder']
     size = cfg.image_size
-    if train and cfg.augment:
-        tf = [T.RandomResizedCrop(size), T.RandomHorizontalFlip()]
-    else:
-        tf = [T.Resize(int(round(size / 0.875))), T.CenterCrop(size)]
-    tf += [T.ToTensor(), T.Normalize(mean, std)]
     try:
-        ds = ImageFolder(root, transform=T.Compose(tf))
+        ds = ImageFolder(root, transform=imagefolder_transform(size, train and cfg.augment, mean, std))
     except (FileNotFoundError, RuntimeError) as e:
         raise DataNotFoundError(f'{key}.root: no images in {root!r} ({e}).') from None
     ds.info = DatasetInfo('imagefolder', tuple(ds.classes), mean, std, 3, (size, size))
     return ds
 
 
-def build_dataset(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str] = None) -> Dataset:
+def _streaming(cfg: Any, train: bool, seed: int, key: str, local_root: Optional[str]) -> Dataset:
+    try:
+        from composer_cutmix.runner import streaming as mds
+    except ImportError as e:
+        raise ConfigError(
+            f"{key}.name=streaming needs MosaicML's streaming library ({e}). Install it with "
+            f"pip install 'composer-cutmix[streaming]' (or pip install 'mosaicml-streaming<1').",
+        ) from None
+    if not cfg.remote:
+        raise ConfigError(f'{key}.remote: streaming needs the shards to read, e.g. {key}.remote=out/train (a folder '
+                          f'that `composer-cutmix convert CONFIG out` wrote) or {key}.remote=s3://bucket/out/train.')
+    if cfg.subset is not None:
+        raise ConfigError(f'{key}.subset is not supported with streaming (shards are read whole). Convert a subset '
+                          f'instead (composer-cutmix convert CONFIG OUT {key}.subset=N), or set {key}.subset=null.')
+    shards = mds.read_shard_info(cfg.remote, key)
+    info = DatasetInfo('streaming', shards.classes, shards.mean, shards.std, shards.channels, shards.image_size)
+    augment = train and cfg.augment
+    sample_transform = None
+    if shards.layout == 'encoded':
+        sample_transform = imagefolder_transform(shards.image_size[0], augment, shards.mean, shards.std)
+    shuffle = train if cfg.shuffle is None else cfg.shuffle
+    ds = mds.open_streaming_dataset(
+        cfg.remote, cfg.local, key, shards, local_root=local_root, seed=seed, sample_transform=sample_transform,
+        batch_size=cfg.batch_size, shuffle=shuffle, shuffle_seed=seed, shuffle_algo=cfg.shuffle_algo,
+        shuffle_block_size=cfg.shuffle_block_size, num_canonical_nodes=cfg.num_canonical_nodes,
+        predownload=cfg.predownload, cache_limit=cfg.cache_limit)
+    ds.info = info
+    return ds
+
+
+def build_dataset(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str] = None,
+                  local_root: Optional[str] = None) -> Dataset:
     """The data set a ``train_data``/``eval_data`` config names, with ``.info`` (a :class:`DatasetInfo`).
 
     Args:
@@ -358,6 +406,8 @@ def build_dataset(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str] = 
         train: the training split (else the test/validation split).
         seed: seeds the ``synthetic`` images (the eval split gets other images than the train split).
         key: the config key for messages; defaults to ``train_data``/``eval_data``.
+        local_root: ``streaming``: where the default cache folders go (``{run_folder}/streaming``); None: a
+            temporary folder.
 
     Raises:
         DataNotFoundError: the files are not there; the message says how to get them.
@@ -377,6 +427,8 @@ def build_dataset(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str] = 
         ds = _cifar(cfg, train, key)
     elif cfg.name == 'synthetic':
         ds = _synthetic(cfg, train, seed)
+    elif cfg.name == 'streaming':
+        return _streaming(cfg, train, seed, key, local_root)
     else:
         ds = _imagefolder(cfg, train, key)
     if cfg.subset is not None and cfg.subset < len(ds):
@@ -389,7 +441,8 @@ def build_dataset(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str] = 
     return ds
 
 
-def build_dataloader(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str] = None) -> DataLoader:
+def build_dataloader(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str] = None,
+                     local_root: Optional[str] = None) -> DataLoader:
     """A DataLoader for a ``train_data``/``eval_data`` config, sharded across ranks with Composer's sampler.
 
     Batches are ``(X float32 (N, C, H, W), y int64 (N,))``, normalised; training batches are augmented when
@@ -401,10 +454,14 @@ def build_dataloader(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str]
             says otherwise) or evaluation loader.
         seed: seeds shuffling (with the epoch) and the ``synthetic`` images.
         key: the config key for messages.
+        local_root: ``streaming``: where the default cache folders go.
 
     Returns:
         DataLoader: with a :class:`~torch.utils.data.DistributedSampler` from
-        :func:`composer.utils.dist.get_sampler` (each rank its own shard).
+        :func:`composer.utils.dist.get_sampler` (each rank its own shard); for ``streaming`` a
+        ``StreamingDataLoader`` over a ``StreamingDataset``, which partitions the samples among ranks itself and
+        whose position Composer saves in checkpoints (a resumed run continues mid-epoch with the same samples,
+        augmented the same way).
 
     Raises:
         DataNotFoundError: the data is not there.
@@ -419,9 +476,12 @@ def build_dataloader(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str]
 
     key = key or ('train_data' if train else 'eval_data')
     cfg = coerce(cfg, DataConfig, key)
-    ds = build_dataset(cfg, train, seed=seed, key=key)
+    ds = build_dataset(cfg, train, seed=seed, key=key, local_root=local_root)
     drop_last = train if cfg.drop_last is None else cfg.drop_last
-    sampler = dist.get_sampler(ds, shuffle=train, drop_last=drop_last, seed=seed)
+    if cfg.name == 'streaming':
+        return _streaming_loader(ds, cfg, train, seed, drop_last)
+    shuffle = train if cfg.shuffle is None else cfg.shuffle
+    sampler = dist.get_sampler(ds, shuffle=shuffle, drop_last=drop_last, seed=seed)
     collate = None
     if cfg.name != 'imagefolder':
         pad = _STATS[cfg.name][2] if cfg.name in _STATS else 2
@@ -433,6 +493,21 @@ def build_dataloader(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str]
         drop_last=drop_last,
         num_workers=cfg.num_workers,
         collate_fn=collate,
+        pin_memory=torch.cuda.is_available(),
+        persistent_workers=cfg.num_workers > 0,
+    )
+
+
+def _streaming_loader(ds: Any, cfg: Any, train: bool, seed: int, drop_last: bool) -> DataLoader:
+    from composer_cutmix.runner.streaming import SeededBatchCollate, StreamingDataLoader
+
+    transform = BatchTransform(ds.info.mean, ds.info.std, augment=train and cfg.augment, pad=ds.shard_info.crop_padding)
+    return StreamingDataLoader(
+        ds,
+        batch_size=cfg.batch_size,
+        collate_fn=SeededBatchCollate(transform, seed),
+        drop_last=drop_last,
+        num_workers=cfg.num_workers,
         pin_memory=torch.cuda.is_available(),
         persistent_workers=cfg.num_workers > 0,
     )

@@ -1,8 +1,11 @@
-"""Where a run's metrics go: ``metrics.jsonl``, the console, and the final table.
+"""Where a run's metrics go: ``metrics.jsonl``, the console, the final table, and the team's experiment trackers.
 
 :class:`JSONLinesLogger` is a Composer :class:`~composer.loggers.LoggerDestination` that writes one JSON object
 per logging step; :func:`build_loggers` picks Composer's progress bar on a terminal or one plain line per
-epoch elsewhere; :func:`format_metrics_table` renders the final train/eval table.
+epoch elsewhere, and adds Composer's own ``TensorboardLogger``, ``MLFlowLogger`` and ``WandBLogger`` when the
+config asks (each an optional extra); :func:`build_logging_callbacks` adds the run's config as hyperparameters and
+:class:`MixedImagesCallback`, which sends a picture of the mixed batch the model is fed;
+:func:`format_metrics_table` renders the final train/eval table.
 """
 
 from __future__ import annotations
@@ -12,14 +15,34 @@ import math
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
-from composer.core import State, Time, TimeUnit
+import torch
+from composer.core import Callback, State, Time, TimeUnit
 from composer.loggers import FileLogger, Logger, LoggerDestination
 from composer.utils import dist
+from torch import Tensor
 
-__all__ = ['EpochLineLogger', 'JSONLinesLogger', 'build_loggers', 'format_metrics_table', 'summarize_metrics']
+from composer_cutmix.algorithm import is_mixing_algorithm
+from composer_cutmix.functional import MixParams
+from composer_cutmix.runner.errors import ConfigError
+
+__all__ = [
+    'ConfigHyperparameters',
+    'EpochLineLogger',
+    'JSONLinesLogger',
+    'MixedImagesCallback',
+    'build_loggers',
+    'build_logging_callbacks',
+    'flatten_config',
+    'format_metrics_table',
+    'own_labels',
+    'summarize_metrics',
+]
+
+#: config key -> (the extra to install, the module it provides).
+EXTRAS = {'tensorboard': ('tensorboard', 'tensorboard'), 'mlflow': ('mlflow', 'mlflow'), 'wandb': ('wandb', 'wandb')}
 
 
 def _to_number(value: Any) -> Optional[float]:
@@ -59,7 +82,8 @@ class JSONLinesLogger(_EpochMeans, LoggerDestination):
     Each line holds the training time (``epoch``, ``batch``, ``sample``), the seconds since the fit started
     (``time_s``), and every metric Composer logged at that step under its Composer name
     (``loss/train/total``, ``metrics/train/MulticlassAccuracy``, ``metrics/eval/MulticlassAccuracy``...). A
-    value that is not a finite number is written as ``null``.
+    value that is not a finite number is written as ``null``. When a run stops inside a batch (killed, or an
+    error), what was logged for that batch is written with its batch number and ``"incomplete": true``.
 
     Args:
         path: the file (its folder is created); ``None`` writes nothing and only keeps :attr:`latest`.
@@ -78,6 +102,7 @@ class JSONLinesLogger(_EpochMeans, LoggerDestination):
         self._file = None
         self._t0 = time.perf_counter()
         self._state: Optional[State] = None
+        self._in_batch = False
         self._reset_means()
 
     def epoch_start(self, state: State, logger: Logger) -> None:
@@ -113,11 +138,17 @@ class JSONLinesLogger(_EpochMeans, LoggerDestination):
                 'time_s': round(time.perf_counter() - self._t0, 3),
                 **self._pending,
             }
+            if self._in_batch:  # a run stopped inside a batch (killed, or an error): say which, and that it did
+                line.update(batch=int(ts.batch) + 1, incomplete=True)
             self._file.write(json.dumps(line) + '\n')
             self._file.flush()
         self._pending = {}
 
+    def after_dataloader(self, state: State, logger: Logger) -> None:
+        self._in_batch = True  # what is logged from here to batch_end belongs to the batch under way
+
     def batch_end(self, state: State, logger: Logger) -> None:
+        self._in_batch = False
         self._flush(state)
 
     def epoch_end(self, state: State, logger: Logger) -> None:
@@ -214,18 +245,67 @@ class EpochLineLogger(_EpochMeans, LoggerDestination):
             self._print_train(state)
 
 
+def _require(key: str) -> None:
+    """Raises a one-paragraph :class:`ConfigError` when the optional extra behind ``loggers.<key>`` is missing."""
+    extra, module = EXTRAS[key]
+    try:
+        __import__(module)
+    except ImportError as e:
+        raise ConfigError(
+            f"loggers.{key} needs the {module} package, which is not installed ({e}). Install the extra with "
+            f"pip install 'composer-cutmix[{extra}]' (from a clone: pip install -e '.[{extra}]'), or turn the "
+            f'logger off ({"loggers.tensorboard=false" if key == "tensorboard" else f"loggers.{key}=null"}).',
+        ) from None
+
+
+def _experiment_loggers(cfg: Any, run_folder: str) -> list[LoggerDestination]:
+    """Composer's TensorBoard, MLflow and W&B destinations that ``cfg`` turns on."""
+    out: list[LoggerDestination] = []
+    if cfg.tensorboard:
+        _require('tensorboard')
+        if dist.get_global_rank() == 0:  # Composer's logger writes metrics on rank 0 only; no empty files elsewhere
+            from composer.loggers import TensorboardLogger
+
+            out.append(TensorboardLogger(log_dir=os.path.join(run_folder, 'tensorboard'), flush_interval=50))
+    if cfg.mlflow is not None:
+        _require('mlflow')
+        from composer.loggers import MLFlowLogger
+
+        m = cfg.mlflow
+        out.append(MLFlowLogger(experiment_name=m.experiment_name, tracking_uri=m.tracking_uri, tags=dict(m.tags),
+                                log_system_metrics=m.log_system_metrics, synchronous=m.synchronous))
+    if cfg.wandb is not None:
+        _require('wandb')
+        from composer.loggers import WandBLogger
+
+        w = cfg.wandb
+        init_kwargs: dict[str, Any] = {'dir': run_folder}
+        if w.mode is not None:
+            init_kwargs['mode'] = w.mode
+        if dist.get_global_rank() == 0:
+            os.makedirs(run_folder, exist_ok=True)
+        out.append(WandBLogger(project=w.project, entity=w.entity, group=w.group, tags=list(w.tags) or None,
+                               init_kwargs=init_kwargs))
+    return out
+
+
 def build_loggers(cfg: Any, run_folder: str, *, append: bool = False) -> tuple[list[LoggerDestination], dict[str, Any]]:
     """The logger destinations of a run, and the console arguments for :class:`composer.Trainer`.
 
     Args:
         cfg: a :class:`~composer_cutmix.runner.schema.LoggersConfig` (or a mapping with its keys).
-        run_folder: where ``metrics.jsonl`` (and ``log.txt``) go.
+        run_folder: where ``metrics.jsonl`` (and ``log.txt``, ``tensorboard/``, ``wandb/``) go.
         append: append to an existing ``metrics.jsonl`` (resuming).
 
     Returns:
         ``(destinations, trainer_kwargs)``: ``trainer_kwargs`` turns Composer's progress bar (drawn on stderr) on
         or off. With ``progress_bar: null`` the bar is shown when stdout is a terminal; otherwise an
-        :class:`EpochLineLogger` prints one plain line per ``console_log_interval`` to stdout.
+        :class:`EpochLineLogger` prints one plain line per ``console_log_interval`` to stdout. TensorBoard writes
+        ``{run_folder}/tensorboard/{run_name}/events.out.tfevents.*``; W&B keeps its files in
+        ``{run_folder}/wandb``; MLflow writes where ``tracking_uri`` says.
+
+    Raises:
+        ConfigError: an experiment logger is asked for but its extra is not installed.
     """
     from composer_cutmix.runner.schema import LoggersConfig, coerce
 
@@ -239,6 +319,7 @@ def build_loggers(cfg: Any, run_folder: str, *, append: bool = False) -> tuple[l
     bar = cfg.progress_bar if cfg.progress_bar is not None else sys.stdout.isatty()
     if not bar:
         destinations.append(EpochLineLogger(cfg.console_log_interval))
+    destinations += _experiment_loggers(cfg, run_folder)
     return destinations, {'progress_bar': bool(bar), 'log_to_console': False, 'console_stream': 'stderr'}
 
 
@@ -285,3 +366,158 @@ def format_metrics_table(summary: Mapping[str, float], title: str = 'final metri
         cells = ''.join((f'{rows[metric][p]:.4f}' if p in rows[metric] else '-').rjust(8) for p in phases)
         lines.append(metric.ljust(width) + cells)
     return '\n'.join(lines)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# What the experiment trackers get besides metrics: the config, and a picture of the mixed batch.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def flatten_config(cfg: Any, prefix: str = '') -> dict[str, Any]:
+    """A nested mapping as ``{'train_data.batch_size': 128, ...}``: lists and ``None`` become strings.
+
+    Example:
+        >>> flatten_config({'model': {'name': 'cifar_resnet', 'kwargs': {}}, 'seed': 17, 'x': None})
+        {'model.name': 'cifar_resnet', 'seed': 17, 'x': 'None'}
+    """
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(cfg, DictConfig):
+        cfg = OmegaConf.to_container(cfg, resolve=True)
+    out: dict[str, Any] = {}
+    for key, value in cfg.items():
+        name = f'{prefix}{key}'
+        if isinstance(value, Mapping):
+            out.update(flatten_config(value, name + '.'))
+        elif isinstance(value, (bool, int, float, str)):
+            out[name] = value
+        else:
+            out[name] = str(value)
+    return out
+
+
+class ConfigHyperparameters(Callback):
+    """Logs the run's resolved config as hyperparameters (MLflow params, W&B config, TensorBoard hparams).
+
+    Args:
+        config: the flat ``{'dotted.key': value}`` of :func:`flatten_config`.
+    """
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = dict(config)
+
+    def fit_start(self, state: State, logger: Logger) -> None:
+        logger.log_hyperparameters({f'config/{k}': v for k, v in self.config.items()})
+
+
+def own_labels(targets: Tensor, params: Optional[MixParams], label_smoothing: float = 0.0) -> Tensor:
+    """Each image's own label, recovered from the targets a mixer produced.
+
+    Dense targets ``(N, C)`` hold ``lam`` on the image's own label and ``1 - lam`` on its partner's (after
+    smoothing ``s``: scaled by ``1 - s`` over a floor of ``s / C``). Where two labels stand above the floor the
+    own one is the heavier when ``lam >= 0.5`` and the lighter otherwise; where one does, it is that one. Index
+    targets ``(N,)`` (an unmixed batch with hard labels, or ``interpolate_loss``) are the labels already.
+
+    Args:
+        targets: ``(N,)`` labels or ``(N, C)`` dense targets.
+        params: the draw that mixed the batch (the mixer's ``last_params``), or None when it was not mixed.
+        label_smoothing: the mixer's ``label_smoothing``.
+
+    Returns:
+        Tensor: ``(N,)`` int64. Two cases leave no way to tell: a tie (``lam == 0.5``) gives either label, and an
+        image wholly covered by its partner's (``lam == 0``) gives the partner's.
+
+    Example:
+        >>> t = torch.tensor([[0.0, 0.3, 0.7], [0.3, 0.0, 0.7]])
+        >>> from composer_cutmix.functional import MixUpParams
+        >>> own_labels(t, MixUpParams(lam=0.3, indices=torch.tensor([1, 0]))).tolist()
+        [1, 0]
+    """
+    if targets.ndim == 1:
+        return targets.long()
+    targets = targets.detach().float()
+    values, idx = targets.topk(min(2, targets.shape[1]), dim=1)
+    if params is None or targets.shape[1] < 2:
+        return idx[:, 0]
+    lam = params.lam if isinstance(params.lam, Tensor) else torch.tensor(float(params.lam))
+    lam = lam.to(targets.device).float().expand(targets.shape[0])
+    floor = label_smoothing / targets.shape[1]
+    two = values[:, 1] > floor + 1e-6
+    return torch.where(two & (lam < 0.5), idx[:, 1], idx[:, 0])
+
+
+class MixedImagesCallback(Callback):
+    """Sends a picture of the mixed training batch to the loggers that show images (TensorBoard, MLflow, W&B).
+
+    Every ``interval`` (``'500ba'``: batches 0, 500, 1000...; ``'1ep'``: the first batch of each epoch), on global
+    rank 0, right after the mixing algorithm has run (``Event.AFTER_DATALOADER``): the first ``n`` images as the
+    model gets them, drawn by :func:`composer_cutmix.runner.preview.draw_batch` from the mixer's ``last_params``
+    (boxes outlined, labels weighed), logged with ``logger.log_images(name='mixed_batch', step=batch)``.
+
+    Args:
+        interval: a Composer time in batches or epochs.
+        class_names: names for the labels.
+        mean: per-channel mean to undo the normalisation.
+        std: per-channel standard deviation likewise.
+        n: images in the picture.
+    """
+
+    def __init__(self, interval: str, class_names: Sequence[str], mean: Sequence[float], std: Sequence[float],
+                 n: int = 16) -> None:
+        self.interval = Time.from_input(interval, TimeUnit.BATCH)
+        if self.interval.unit not in (TimeUnit.EPOCH, TimeUnit.BATCH) or self.interval.value < 1:
+            raise ConfigError(f"loggers.log_mixed_images must be a positive number of batches or epochs ('500ba', "
+                              f"'1ep'), got {interval!r}.")
+        if n < 1:
+            raise ConfigError(f'loggers.mixed_images_n must be >= 1, got {n!r}.')
+        self.class_names, self.mean, self.std, self.n = tuple(class_names), tuple(mean), tuple(std), n
+        #: the batches (global index) pictured so far
+        self.logged: list[int] = []
+
+    def _due(self, state: State) -> bool:
+        ts = state.timestamp
+        if self.interval.unit == TimeUnit.BATCH:
+            return int(ts.batch) % self.interval.value == 0
+        return int(ts.batch_in_epoch) == 0 and int(ts.epoch) % self.interval.value == 0
+
+    def after_dataloader(self, state: State, logger: Logger) -> None:
+        if dist.get_global_rank() != 0 or not self._due(state):
+            return
+        from composer_cutmix.runner.preview import draw_batch
+
+        mixer = next((a for a in state.algorithms if is_mixing_algorithm(a)), None)
+        params = getattr(mixer, 'last_params', None)
+        images = state.batch_get_item(mixer.input_key if mixer is not None else 0)
+        targets = state.batch_get_item(mixer.target_key if mixer is not None else 1)
+        labels = own_labels(targets, params, getattr(mixer, 'label_smoothing', 0.0))
+        picture = draw_batch(images[:self.n], labels, params, self.class_names, self.mean, self.std)
+        step = int(state.timestamp.batch)
+        import numpy as np
+
+        logger.log_images(np.asarray(picture), name='mixed_batch', channels_last=True, step=step, use_table=False)
+        self.logged.append(step)
+
+
+def build_logging_callbacks(cfg: Any, run_config: Any, info: Any) -> list[Callback]:
+    """The callbacks that feed the experiment loggers: the config as hyperparameters, the mixed-batch picture.
+
+    Args:
+        cfg: the :class:`~composer_cutmix.runner.schema.LoggersConfig`.
+        run_config: the whole run config, logged as hyperparameters when an experiment logger is on.
+        info: the training set's ``DatasetInfo`` (class names, mean, std).
+
+    Raises:
+        ConfigError: ``log_mixed_images`` without a logger that shows images, or not a time.
+    """
+    trackers = cfg.tensorboard or cfg.mlflow is not None or cfg.wandb is not None
+    callbacks: list[Callback] = [ConfigHyperparameters(flatten_config(run_config))] if trackers else []
+    if cfg.log_mixed_images is not None:
+        if not trackers:
+            raise ConfigError(
+                f'loggers.log_mixed_images={cfg.log_mixed_images} sends pictures to loggers that show images, and none '
+                f'is on. Turn one on (loggers.tensorboard=true, loggers.mlflow.tracking_uri=..., or '
+                f'loggers.wandb.project=...), or use `composer-cutmix preview` for a PNG.',
+            )
+        callbacks.append(MixedImagesCallback(cfg.log_mixed_images, info.classes, info.mean, info.std,
+                                             n=cfg.mixed_images_n))
+    return callbacks

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
-from typing import Any, Optional, Union
+from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
@@ -30,10 +30,12 @@ __all__ = [
     'SCHEDULERS',
     'DataConfig',
     'LoggersConfig',
+    'MLflowConfig',
     'ModelConfig',
     'OptimizerConfig',
     'RunConfig',
     'SchedulerConfig',
+    'WandBConfig',
     'as_config_error',
     'coerce',
 ]
@@ -70,7 +72,8 @@ class DataConfig:
     """``train_data:`` / ``eval_data:`` a data set and how it is loaded.
 
     Attributes:
-        name: ``fashion_mnist``, ``cifar10``, ``cifar100``, ``imagefolder`` or ``synthetic``.
+        name: ``fashion_mnist``, ``cifar10``, ``cifar100``, ``imagefolder``, ``synthetic``, or ``streaming`` (MDS
+            shards written by ``composer-cutmix convert``, read with MosaicML's ``streaming``: needs ``remote``).
         root: where the files are; ``None`` uses the data set's default (Fashion-MNIST:
             ``/usr/share/datasets/fashion-mnist``; CIFAR: ``data/cifar``).
         batch_size: samples per batch on each process (the global batch is ``batch_size * world_size``).
@@ -84,6 +87,19 @@ class DataConfig:
         channels: ``synthetic`` only: image channels.
         num_classes: ``synthetic`` only: number of classes.
         drop_last: drop the last incomplete batch; ``None`` drops it for training only.
+        shuffle: shuffle the samples (a new order every epoch, seeded by the run's ``seed``); ``None`` shuffles
+            training data only.
+        remote: ``streaming`` only: the folder of shards (``OUT_DIR/train`` from ``composer-cutmix convert``), a
+            local path or any URL ``streaming`` reads (``s3://``, ``gs://``, ``oci://``, ``azure://``, ``hf://``...).
+        local: ``streaming`` only: the cache folder the shards are downloaded into, one per data set and shared by
+            the ranks of a node. ``None``: a local ``remote`` folder is read in place, and a URL is cached in
+            ``{run_folder}/streaming/train_data`` (``eval_data``).
+        shuffle_algo: ``streaming`` only: its shuffle algorithm (``py1e``, ``py1br``, ``py1s``, ``py2s``...).
+        shuffle_block_size: ``streaming`` only: samples per shuffle block; ``None``: streaming's default.
+        num_canonical_nodes: ``streaming`` only: the number of nodes the sample order is laid out for; keep it fixed
+            to resume on a different number of nodes with the same order (``None``: the nodes of the first run).
+        predownload: ``streaming`` only: samples each worker downloads ahead; ``None``: ``8 * batch_size``.
+        cache_limit: ``streaming`` only: evict shards from ``local`` above this size (``'10gb'``); ``None``: keep all.
     """
 
     name: str = 'fashion_mnist'
@@ -98,6 +114,14 @@ class DataConfig:
     channels: int = 1
     num_classes: int = 10
     drop_last: Optional[bool] = None
+    shuffle: Optional[bool] = None
+    remote: Optional[str] = None
+    local: Optional[str] = None
+    shuffle_algo: str = 'py1e'
+    shuffle_block_size: Optional[int] = None
+    num_canonical_nodes: Optional[int] = None
+    predownload: Optional[int] = None
+    cache_limit: Optional[str] = None
 
 
 @dataclass
@@ -136,6 +160,46 @@ class SchedulerConfig:
 
 
 @dataclass
+class MLflowConfig:
+    """``loggers.mlflow:`` Composer's ``MLFlowLogger`` (``pip install 'composer-cutmix[mlflow]'``).
+
+    Attributes:
+        tracking_uri: the tracking server (``http://host:5000``, ``databricks``) or a local store
+            (``file:./mlruns``); ``None``: MLflow's default (``$MLFLOW_TRACKING_URI``, else ``./mlruns``).
+        experiment_name: ``None``: ``$MLFLOW_EXPERIMENT_NAME``, else Composer's default.
+        tags: tags of the MLflow run.
+        log_system_metrics: also log CPU/GPU/memory use (MLflow's system metrics).
+        synchronous: log synchronously (slower; the default logs in the background and flushes at the end).
+    """
+
+    tracking_uri: Optional[str] = None
+    experiment_name: Optional[str] = None
+    tags: dict[str, str] = field(default_factory=dict)
+    log_system_metrics: bool = False
+    synchronous: bool = False
+
+
+@dataclass
+class WandBConfig:
+    """``loggers.wandb:`` Composer's ``WandBLogger`` (``pip install 'composer-cutmix[wandb]'``).
+
+    Attributes:
+        project: the W&B project.
+        entity: the team or user; ``None``: your default entity.
+        group: groups runs (e.g. the seeds of one setting).
+        tags: tags of the run.
+        mode: ``online``, ``offline`` (written under ``{run_folder}/wandb``; ``wandb sync`` uploads it later) or
+            ``disabled``; ``None``: W&B's default (``$WANDB_MODE``, else online).
+    """
+
+    project: Optional[str] = None
+    entity: Optional[str] = None
+    group: Optional[str] = None
+    tags: list[str] = field(default_factory=list)
+    mode: Optional[str] = None
+
+
+@dataclass
 class LoggersConfig:
     """``loggers:`` where metrics go.
 
@@ -146,6 +210,13 @@ class LoggersConfig:
         metrics_jsonl: write ``{run_folder}/metrics.jsonl``, one JSON object per logging step.
         speed_monitor: log throughput and wall-clock time (Composer's SpeedMonitor).
         text_log: also keep Composer's FileLogger text log in ``{run_folder}/log.txt``.
+        tensorboard: write TensorBoard event files under ``{run_folder}/tensorboard/{run_name}`` (Composer's
+            ``TensorboardLogger``; ``pip install 'composer-cutmix[tensorboard]'``).
+        mlflow: log to MLflow (see :class:`MLflowConfig`); ``null``: off.
+        wandb: log to Weights & Biases (see :class:`WandBConfig`); ``null``: off.
+        log_mixed_images: how often to send a picture of the mixed training batch the model is fed (``'500ba'``,
+            ``'1ep'``) to the loggers that show images (TensorBoard, MLflow, W&B); ``null``: never.
+        mixed_images_n: images in that picture.
     """
 
     progress_bar: Optional[bool] = None
@@ -153,6 +224,11 @@ class LoggersConfig:
     metrics_jsonl: bool = True
     speed_monitor: bool = True
     text_log: bool = False
+    tensorboard: bool = False
+    mlflow: Optional[MLflowConfig] = None
+    wandb: Optional[WandBConfig] = None
+    log_mixed_images: Optional[str] = None
+    mixed_images_n: int = 16
 
 
 @dataclass
@@ -182,7 +258,8 @@ class RunConfig:
         autoresume: Composer's autoresume: when ``save_folder`` holds a checkpoint of this run (its
             ``latest-rank{rank}.pt``), resume from it, so rerunning the same command after the run was killed
             continues where it stopped; otherwise start afresh. Needs ``save_folder`` (and ``run_name``, which
-            defaults to the YAML file's stem).
+            defaults to the YAML file's stem). Checkpoints the interrupted attempt wrote after its latest complete
+            one are overwritten as the resumed run reaches them.
     """
 
     run_name: Optional[str] = None
@@ -214,32 +291,46 @@ class RunConfig:
 # --------------------------------------------------------------------------------------------------------------
 
 
+def _section(node: type, part: str) -> Optional[type]:
+    """The dataclass of the section ``part`` of the dataclass ``node`` (also an ``Optional`` one that defaults to
+    ``None``, like ``loggers.mlflow``), or None for a leaf."""
+    f = {f.name: f for f in fields(node)}.get(part)
+    if f is None:
+        return None
+    if f.default_factory is not MISSING:
+        value = f.default_factory()  # type: ignore[misc]
+        return type(value) if is_dataclass(value) else None
+    hint = get_type_hints(node).get(part)
+    if get_origin(hint) is Union:
+        hint = next((a for a in get_args(hint) if is_dataclass(a)), None)
+    return hint if isinstance(hint, type) and is_dataclass(hint) else None
+
+
+def _sections(schema: type, prefix: str = '') -> list[tuple[str, type]]:
+    """``(dotted name, dataclass)`` of every section of ``schema``, nested ones included (``loggers.mlflow``)."""
+    out = []
+    for f in fields(schema):
+        cls = _section(schema, f.name)
+        if cls is not None:
+            out += [(prefix + f.name, cls), *_sections(cls, prefix + f.name + '.')]
+    return out
+
+
 def _accepted_keys(schema: type, dotted: str) -> Optional[list[str]]:
     """The fields accepted at ``dotted`` (the parent of a bad key) in ``schema``, or None if not a dataclass."""
-    node: Any = schema
+    node: Optional[type] = schema
     for part in [p for p in dotted.split('.') if p]:
-        if not is_dataclass(node):
-            return None
-        types = {f.name: f for f in fields(node)}
-        if part not in types:
-            return None
-        f = types[part]
-        if f.default_factory is MISSING:
-            return None  # a leaf (or a section without a default, which the schema does not have)
-        node = f.default_factory()  # type: ignore[misc]
-        node = type(node) if is_dataclass(node) and not isinstance(node, type) else node
-    return [f.name for f in fields(node)] if is_dataclass(node) else None
+        node = _section(node, part) if node is not None else None
+    return [f.name for f in fields(node)] if node is not None else None
 
 
 def _type_of_field(schema: type, dotted: str) -> Optional[str]:
     parts = dotted.split('.')
-    parent = _accepted_keys(schema, '.'.join(parts[:-1]))
-    if parent is None:
-        return None
-    node: Any = schema
+    node: Optional[type] = schema
     for part in parts[:-1]:
-        f = {f.name: f for f in fields(node)}[part]
-        node = type(f.default_factory())  # type: ignore[misc]  # every section has a default_factory
+        node = _section(node, part) if node is not None else None
+    if node is None:
+        return None
     f = {f.name: f for f in fields(node)}.get(parts[-1])
     return None if f is None else str(f.type)
 
@@ -249,8 +340,7 @@ def as_config_error(e: OmegaConfBaseException, where: str, schema: type) -> Conf
     full_key = str(getattr(e, 'full_key', '') or '')
     if not full_key:  # "Merge error: str is not a subclass of ModelConfig": a section given as a scalar
         text = str(e).replace('\n', ' ')
-        sections = [f.name for f in fields(schema) if f.default_factory is not MISSING
-                    and re.search(rf'\b{type(f.default_factory()).__name__}\b', text)]  # type: ignore[misc]
+        sections = [name for name, cls in _sections(schema) if re.search(rf'\b{cls.__name__}\b', text)]
         if not sections:
             return ConfigError(f'{where or "config"}: {text}. Check that each section (model:, train_data:, ...) '
                                f'is a mapping of keys to values.')
@@ -258,7 +348,8 @@ def as_config_error(e: OmegaConfBaseException, where: str, schema: type) -> Conf
         keys = _accepted_keys(schema, sections[0]) or []
         return ConfigError(
             f'config key {" or ".join(map(repr, sections))} expects a mapping with the keys {", ".join(keys)}, but '
-            f'got the scalar {given!r}. Write it as {sections[0]}: {{name: ...}} or override {sections[0]}.name=...',
+            f'got the scalar {given!r}. Write it as {sections[0]}: {{{keys[0] if keys else "name"}: ...}} or override '
+            f'{sections[0]}.{keys[0] if keys else "name"}=...',
         )
     key = f'{where}.{full_key}' if where and full_key else (full_key or where)
     if isinstance(e, ConfigKeyError) or 'not in' in str(getattr(e, 'msg', '')):

@@ -26,7 +26,13 @@ from composer_cutmix.functional import MixingError
 from composer_cutmix.runner.config import ConfigError, RunConfig, config_from_dict, resolve_device
 from composer_cutmix.runner.data import DatasetInfo, build_dataloader
 from composer_cutmix.runner.errors import RunError
-from composer_cutmix.runner.loggers import JSONLinesLogger, build_loggers, format_metrics_table, summarize_metrics
+from composer_cutmix.runner.loggers import (
+    JSONLinesLogger,
+    build_loggers,
+    build_logging_callbacks,
+    format_metrics_table,
+    summarize_metrics,
+)
 from composer_cutmix.runner.models import build_model
 from composer_cutmix.runner.optim import build_optimizer, build_scheduler
 from composer_cutmix.runner.registry import build_algorithms
@@ -113,9 +119,13 @@ def build_trainer(cfg: Any, *, callbacks: Sequence[Callback] = ()) -> tuple[Trai
     cfg = _as_config(cfg)
     device, precision = _device_and_precision(cfg)
     reproducibility.seed_all(cfg.seed)  # the model's initialisation, before the Trainer seeds the rest
-    train_dl = build_dataloader(cfg.train_data, train=True, seed=cfg.seed)
+    if dist.get_world_size() > 1:  # streaming data sets coordinate the ranks at construction (the Trainer reuses it)
+        dist.initialize_dist(device)
+    cache = os.path.join(cfg.run_folder, 'streaming')  # default caches of streaming data sets read from URLs
+    train_dl = build_dataloader(cfg.train_data, train=True, seed=cfg.seed, local_root=cache)
     _check_data_fits_model(cfg, train_dl.dataset.info)
-    eval_dl = build_dataloader(cfg.eval_data, train=False, seed=cfg.seed) if cfg.eval_data is not None else None
+    eval_dl = (build_dataloader(cfg.eval_data, train=False, seed=cfg.seed, local_root=cache)
+               if cfg.eval_data is not None else None)
     model = build_model(cfg.model)
     algorithms = build_algorithms(cfg.algorithms)  # our mixers take num_classes from the model at INIT
     optimizer = build_optimizer(cfg.optimizer, model)
@@ -128,6 +138,7 @@ def build_trainer(cfg: Any, *, callbacks: Sequence[Callback] = ()) -> tuple[Trai
         metrics = JSONLinesLogger(None)
         destinations.append(metrics)
     extra = [SpeedMonitor(window_size=50)] if cfg.loggers.speed_monitor else []
+    extra += build_logging_callbacks(cfg.loggers, cfg, train_dl.dataset.info)
 
     if cfg.load_path is not None and not os.path.exists(cfg.load_path) and '://' not in cfg.load_path:
         raise ConfigError(f'load_path: no checkpoint at {cfg.load_path!r}. Point it at a .pt file that a run saved '
@@ -155,7 +166,9 @@ def build_trainer(cfg: Any, *, callbacks: Sequence[Callback] = ()) -> tuple[Trai
         save_folder=cfg.save_folder,
         save_interval=cfg.save_interval,
         save_num_checkpoints_to_keep=cfg.save_num_checkpoints_to_keep,
-        save_overwrite=cfg.save_overwrite,
+        # Autoresume continues from the latest complete checkpoint: what the interrupted attempt wrote after it
+        # (a checkpoint cut short by the kill) is overwritten when the resumed run reaches that batch.
+        save_overwrite=cfg.save_overwrite or cfg.autoresume,
         load_path=cfg.load_path,
         load_weights_only=cfg.load_weights_only,
         load_progress_bar=False,
