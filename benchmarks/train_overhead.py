@@ -46,12 +46,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
 import torch
-from syncs import SyncCensus
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision.models.resnet import BasicBlock
 
 from machine import Contention, OtherLoad, load_functional, positive_int, threads_line
+from syncs import SyncCensus
 
 try:
     from composer import Trainer
