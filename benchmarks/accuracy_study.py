@@ -240,7 +240,7 @@ def delta(table: dict, arm: str, key: str) -> tuple[float, float]:
     return ma - mb, math.sqrt(sa ** 2 / na + sb ** 2 / nb)
 
 
-def device_name(threads: int | None = None) -> str:
+def device_name() -> str:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name()
     cpu = platform.processor() or 'CPU'
@@ -251,7 +251,7 @@ def device_name(threads: int | None = None) -> str:
                 break
     except OSError:
         pass
-    return f'{cpu} ({os.cpu_count()} cores), {threads or torch.get_num_threads()} thread(s) per run'
+    return f'{cpu} ({os.cpu_count()} cores)'
 
 
 def _fmt(key: str) -> str:
@@ -269,7 +269,7 @@ def write_markdown(runs: list[dict], superseded: list[dict], table: dict, args: 
     lines = [
         f'# Accuracy study ({args.name}): results',
         '',
-        f'Device: {device_name(threads[-1])} (threads per run: {", ".join(map(str, threads))}); torch '
+        f'Device: {device_name()}, torch threads per run: {", ".join(map(str, threads))}; torch '
         f'{torch.__version__}, Composer {composer.__version__}. Command: '
         f'`{" ".join(["python benchmarks/accuracy_study.py", *sys.argv[1:]])}`. Code: {", ".join(commits)}.',
         f'Runs: {len(runs)} ({", ".join(ARMS[a][1] for a in arms)} x seeds {seeds}), {runs[0]["epochs"]} epochs '
