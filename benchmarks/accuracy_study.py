@@ -1,8 +1,8 @@
 """What the mixers buy on Fashion-MNIST: baseline, CutMix, MixUp and the MixUp/CutMix switch, several seeds.
 
     python benchmarks/accuracy_study.py                  # the main study in docs/: 4 arms x 3 seeds, 20 epochs on 15k images
-    python benchmarks/accuracy_study.py --name study_small --train-subset 2000 --epochs 100 --seeds 0 1 --threads 1
-                                                         # the small-data point, in its own files
+    python benchmarks/accuracy_study.py --name study_small --train-subset 2000 --epochs 100 --eval-interval 5ep \
+        --seeds 0 1 --threads 1                          # the small-data point, in its own files
     python benchmarks/accuracy_study.py --arms mixup --threads 1 &      # two single-threaded processes can share a
     python benchmarks/accuracy_study.py --arms mixup_cutmix --threads 1 # study: the runs file is locked and merged
     python benchmarks/accuracy_study.py --report-only    # tables and plots again from the runs already stored
@@ -92,6 +92,8 @@ def overrides(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
             o += ['train_data.name=synthetic', 'eval_data.name=synthetic']
     else:
         o += [f'max_duration={args.epochs}ep']
+        if args.eval_interval:
+            o += [f'eval_interval={args.eval_interval}']
         if args.train_subset:
             o += [f'train_data.subset={args.train_subset}']
     return o
@@ -170,6 +172,7 @@ def run_one(arm: str, seed: int, args: argparse.Namespace) -> dict:
                   epochs=int(trainer.state.timestamp.epoch),
                   train_images=int(trainer.state.timestamp.sample) // max(1, int(trainer.state.timestamp.epoch)),
                   batches=int(trainer.state.timestamp.batch), threads=torch.get_num_threads(),
+                  eval_interval=str(cfg.eval_interval),
                   curve=curve(cfg.run_folder))
     return result
 
@@ -254,6 +257,18 @@ def device_name() -> str:
     return f'{cpu} ({os.cpu_count()} cores)'
 
 
+def command(args: argparse.Namespace) -> str:
+    """The command that trains (or resumes) this study, with its settings and without the run plumbing."""
+    parts = ['python benchmarks/accuracy_study.py'] + (['--smoke'] if args.smoke else [])
+    if args.name != 'study':
+        parts += ['--name', args.name]
+    if not args.smoke:
+        parts += [] if args.train_subset == 15000 else ['--train-subset', str(args.train_subset)]
+        parts += [] if args.epochs == 20 else ['--epochs', str(args.epochs)]
+        parts += ['--eval-interval', args.eval_interval] if args.eval_interval else []
+    return ' '.join(parts + ([] if args.seeds == [0, 1, 2] else ['--seeds', *map(str, args.seeds)]))
+
+
 def _fmt(key: str) -> str:
     return '.3f' if key == 'test_nll' else '.2f'
 
@@ -271,7 +286,7 @@ def write_markdown(runs: list[dict], superseded: list[dict], table: dict, args: 
         '',
         f'Device: {device_name()}, torch threads per run: {", ".join(map(str, threads))}; torch '
         f'{torch.__version__}, Composer {composer.__version__}. Command: '
-        f'`{" ".join(["python benchmarks/accuracy_study.py", *sys.argv[1:]])}`. Code: {", ".join(commits)}.',
+        f'`{command(args)}`. Code: {", ".join(commits)}.',
         f'Runs: {len(runs)} ({", ".join(ARMS[a][1] for a in arms)} x seeds {seeds}), {runs[0]["epochs"]} epochs '
         f'({runs[0]["batches"]} batches of 128) each on {runs[0].get("train_images", "?")} training images per epoch; '
         f'fit time per run {min(r["fit_time_s"] for r in runs):.0f}-{max(r["fit_time_s"] for r in runs):.0f} s '
@@ -431,6 +446,8 @@ def main(argv=None) -> int:
     parser.add_argument('--name', default='study', help='prefix of the files this study writes (its own runs file)')
     parser.add_argument('--out', default=str(REPO / 'docs'), help='where the tables, plots and runs file go')
     parser.add_argument('--runs', default=str(REPO / 'runs' / 'study'), help='run folders (metrics.jsonl)')
+    parser.add_argument('--eval-interval', default=None,
+                        help="how often the learning curve is sampled on the test set (e.g. 5ep; default: the YAML's 1ep)")
     parser.add_argument('--threads', type=int, default=0, help='torch CPU threads per run (0: torch\'s default)')
     parser.add_argument('--smoke', action='store_true', help='4 batches per run on a data subset, one seed')
     parser.add_argument('--fresh', action='store_true', help='train every run again (the stored ones are replaced)')
