@@ -288,7 +288,7 @@ def write_markdown(runs: list[dict], superseded: list[dict], table: dict, args: 
         f'{torch.__version__}, Composer {composer.__version__}. Command: '
         f'`{command(args)}`. Code: {", ".join(commits)}.',
         f'Runs: {len(runs)} ({", ".join(ARMS[a][1] for a in arms)} x seeds {seeds}), {runs[0]["epochs"]} epochs '
-        f'({runs[0]["batches"]} batches of 128) each on {runs[0].get("train_images", "?")} training images per epoch; '
+        f'({runs[0]["batches"]} batches of 128) each on {runs[0].get("train_images", 0):,} training images per epoch; '
         f'fit time per run {min(r["fit_time_s"] for r in runs):.0f}-{max(r["fit_time_s"] for r in runs):.0f} s '
         f'(mean {statistics.mean(r["fit_time_s"] for r in runs):.0f} s, total '
         f'{sum(r["fit_time_s"] for r in runs) / 60:.0f} min). Test set: {runs[0].get("test_images", 10000):,} images.',
@@ -343,7 +343,8 @@ def plot(runs: list[dict], table: dict, out: Path, name: str) -> None:
 
     arms = list(table)
     n_seeds = max(v['test_error'][2] for v in table.values())
-    title = (f'Fashion-MNIST, {runs[0].get("train_images", "?")} training images, ResNet-8, {runs[0]["epochs"]} epochs; '
+    title = (f'Fashion-MNIST, {runs[0].get("train_images", 0):,} training images per epoch, ResNet-8, '
+             f'{runs[0]["epochs"]} epochs; '
              f'{n_seeds} seed(s) per arm')
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4.6))
     floor = []
@@ -403,7 +404,8 @@ def plot(runs: list[dict], table: dict, out: Path, name: str) -> None:
             for i, arm in enumerate(others):
                 d, se = delta(table, arm, key)
                 ax.bar(i, d, yerr=se, color=ARMS[arm][2], capsize=3, alpha=0.85)
-                ax.text(i, d, f'{d:+{_fmt(key)}}', ha='center', va='bottom' if d >= 0 else 'top', fontsize=7)
+                ax.text(i, d + se if d >= 0 else d - se, f'{d:+{_fmt(key)}}', ha='center',
+                        va='bottom' if d >= 0 else 'top', fontsize=7)
             ax.axhline(0, color='black', lw=0.8)
             ax.set_xticks(range(len(others)), [ARMS[a][1] for a in others], rotation=30, ha='right', fontsize=8)
             ax.set_title(f'Δ vs baseline: {LABELS[key]}', fontsize=8)
