@@ -143,7 +143,7 @@ def curve(run_folder: str) -> dict[str, list]:
     for line in path.read_text().splitlines():
         rec = json.loads(line)
         if 'metrics/eval/MulticlassAccuracy' in rec:
-            epochs.append(rec.get('time/epoch', len(epochs) + 1))
+            epochs.append(rec.get('epoch', rec.get('time/epoch', len(epochs) + 1)))  # eval records carry 'epoch'
             errors.append(100 * (1 - rec['metrics/eval/MulticlassAccuracy']))
         if 'loss/train/total' in rec:
             losses.append((rec.get('time/batch', len(losses)), rec['loss/train/total']))
