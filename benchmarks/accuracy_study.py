@@ -1,31 +1,47 @@
-"""What CutMix buys on Fashion-MNIST: baseline vs CutMix, several seeds, one command.
+"""What the mixers buy on Fashion-MNIST: baseline, CutMix, MixUp and the MixUp/CutMix switch, several seeds.
 
-    python benchmarks/accuracy_study.py                  # the study in docs/: 6 runs, ~40 min on 2 CPU cores
+    python benchmarks/accuracy_study.py                  # the main study in docs/: 4 arms x 3 seeds, 20 epochs on 15k images
+    python benchmarks/accuracy_study.py --name study_small --train-subset 2000 --epochs 100 --eval-interval 5ep \
+        --seeds 0 1 --threads 1                          # the small-data point, in its own files
+    python benchmarks/accuracy_study.py --arms mixup --threads 1 &      # two single-threaded processes can share a
+    python benchmarks/accuracy_study.py --arms mixup_cutmix --threads 1 # study: the runs file is locked and merged
+    python benchmarks/accuracy_study.py --report-only    # tables and plots again from the runs already stored
     python benchmarks/accuracy_study.py --train-subset 0 --epochs 30 --seeds 0 1 2 3 4   # all 60k images, on a GPU
     python benchmarks/accuracy_study.py --smoke --out /tmp/study          # seconds: the pipeline end to end
 
-Both arms are the YAML runs ``yamls/fashion_mnist_baseline.yaml`` and ``yamls/fashion_mnist.yaml`` (the same
-ResNet-8, data, augmentation, optimiser and schedule; only CutMix differs). By default both train on the first
-15,000 training images for 20 epochs: the compute of 5 full epochs, but long enough for the baseline to fit its
-training set, which is where a regulariser can show what it buys (on all 60,000 images a 2-core budget ends
-before the baseline overfits). For every run it records the learning
-curve (from the run's ``metrics.jsonl``) and, on the 10,000 test images, the error, the NLL, the expected
-calibration error (15 bins) and the error under occlusion: one random square patch per image, covering 10%, 25%
-or 50% of it, filled with the data set's mean (the same patches for every model). Finished runs are kept in
-``OUT/study_runs.json`` and skipped when the command is rerun, so an interrupted study resumes.
+The arms are the YAML runs ``yamls/fashion_mnist_baseline.yaml``, ``yamls/fashion_mnist.yaml`` (CutMix, alpha 1),
+``yamls/fashion_mnist_mixup.yaml`` (MixUp, alpha 0.2) and ``yamls/fashion_mnist_mix.yaml`` (DeiT's switch: MixUp 0.8 /
+CutMix 1.0, even odds, label smoothing 0.1): the same ResNet-8, data, augmentation, optimiser and schedule; only the
+``algorithms:`` section differs. By default every arm trains on the first 15,000 training images for 20 epochs: the
+compute of 5 full epochs, but long enough for the baseline to fit its training set, which is where a regulariser can
+show what it buys (on all 60,000 images a 2-core budget ends before the baseline overfits). For every run it records
+the learning curve (from the run's ``metrics.jsonl``) and, on the 10,000 test images, the error, the NLL, the expected
+calibration error (15 bins) and the error under occlusion: one random square patch per image, covering 10%, 25% or
+50% of it, filled with the data set's mean (the same patches for every model).
 
-Writes ``OUT/accuracy_study_results.md`` (the table), ``OUT/study_curves.png``, ``OUT/study_comparison.png`` and
-``OUT/study_runs.json``.
+Finished runs are kept in ``OUT/NAME_runs.json`` with the settings that produced them (epochs, training images) and the
+code's commit; a rerun skips those that match and trains the rest, so an interrupted study resumes. ``--supersede ARM``
+sets an arm's stored runs aside (kept in the file, marked superseded, left out of the tables) so that it is trained
+again, e.g. after a change to that method's code.
+
+Writes ``OUT/accuracy_NAME_results.md`` (the tables), ``OUT/NAME_curves.png``, ``OUT/NAME_comparison.png`` and
+``OUT/NAME_runs.json`` (``NAME`` is ``--name``, ``study`` by default).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
+import hashlib
 import json
 import math
+import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,17 +55,35 @@ from composer_cutmix.runner.config import load_config  # noqa: E402
 from composer_cutmix.runner.data import FASHION_MNIST_DIR, build_dataloader  # noqa: E402
 from composer_cutmix.runner.train import build_trainer  # noqa: E402
 
-ARMS = {'baseline': 'yamls/fashion_mnist_baseline.yaml', 'cutmix': 'yamls/fashion_mnist.yaml'}
+# arm -> (YAML, name in tables and plots, colour); the order of the tables and plots.
+ARMS = {
+    'baseline': ('yamls/fashion_mnist_baseline.yaml', 'baseline', '#4c72b0'),
+    'cutmix': ('yamls/fashion_mnist.yaml', 'CutMix', '#dd8452'),
+    'mixup': ('yamls/fashion_mnist_mixup.yaml', 'MixUp', '#55a868'),
+    'mixup_cutmix': ('yamls/fashion_mnist_mix.yaml', 'MixUp/CutMix', '#c44e52'),
+}
 OCCLUSIONS = (0.10, 0.25, 0.50)
+LABELS = {
+    'test_error': 'test error (%)', 'test_nll': 'test NLL', 'test_ece': 'ECE, 15 bins (%)',
+    'occluded_10_error': 'error, 10% occluded (%)', 'occluded_25_error': 'error, 25% occluded (%)',
+    'occluded_50_error': 'error, 50% occluded (%)',
+}
 
 
 def have_fashion_mnist() -> bool:
     return any(Path(FASHION_MNIST_DIR).glob('train-images-idx3-ubyte*'))
 
 
+def study_config(args: argparse.Namespace) -> dict:
+    """The settings a stored run must share with this command to count as one of its runs."""
+    if args.smoke:
+        return {'smoke': True}
+    return {'epochs': args.epochs, 'train_subset': args.train_subset}
+
+
 def overrides(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
-    run = f'{arm}-s{seed}'
-    o = [f'seed={seed}', f'run_name=study-{run}', f'run_folder={args.runs}/{run}', 'loggers.progress_bar=false',
+    run = f'{args.name}-{arm}-s{seed}'
+    o = [f'seed={seed}', f'run_name={run}', f'run_folder={args.runs}/{run}', 'loggers.progress_bar=false',
          'loggers.console_log_interval=1ep', 'save_folder=null']
     if args.smoke:
         o += ['max_duration=4ba', 'eval_interval=2ba', 'train_data.batch_size=32', 'eval_data.batch_size=64',
@@ -58,6 +92,8 @@ def overrides(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
             o += ['train_data.name=synthetic', 'eval_data.name=synthetic']
     else:
         o += [f'max_duration={args.epochs}ep']
+        if args.eval_interval:
+            o += [f'eval_interval={args.eval_interval}']
         if args.train_subset:
             o += [f'train_data.subset={args.train_subset}']
     return o
@@ -93,7 +129,8 @@ def evaluate(model: torch.nn.Module, loader, occlusion_seed: int = 1234) -> dict
                     & ((cols >= x0[:, None]) & (cols < x0[:, None] + side_w))[:, None, :])
             Xo = X.masked_fill(mask[:, None].to(device), 0.0)  # 0 = the data set's mean after normalisation
             occluded_correct[frac] += (model((Xo, y)).argmax(1) == y).sum().item()
-    out = {'test_error': 100 * (1 - correct / n), 'test_nll': nll / n, 'test_ece': 100 * float(ece.compute())}
+    out = {'test_error': 100 * (1 - correct / n), 'test_nll': nll / n, 'test_ece': 100 * float(ece.compute()),
+           'test_images': n}
     for frac, c in occluded_correct.items():
         out[f'occluded_{int(frac * 100)}_error'] = 100 * (1 - c / n)
     return out
@@ -106,15 +143,24 @@ def curve(run_folder: str) -> dict[str, list]:
     for line in path.read_text().splitlines():
         rec = json.loads(line)
         if 'metrics/eval/MulticlassAccuracy' in rec:
-            epochs.append(rec.get('time/epoch', len(epochs) + 1))
+            epochs.append(rec.get('epoch', rec.get('time/epoch', len(epochs) + 1)))  # eval records carry 'epoch'
             errors.append(100 * (1 - rec['metrics/eval/MulticlassAccuracy']))
         if 'loss/train/total' in rec:
             losses.append((rec.get('time/batch', len(losses)), rec['loss/train/total']))
     return {'eval_error': errors, 'eval_epoch': epochs, 'train_loss': losses}
 
 
+def git_commit() -> str:
+    try:
+        out = subprocess.run(['git', 'rev-parse', '--short=12', 'HEAD'], cwd=REPO, capture_output=True, text=True,
+                             timeout=10)
+        return out.stdout.strip() or 'unknown'
+    except (OSError, subprocess.SubprocessError):
+        return 'unknown'
+
+
 def run_one(arm: str, seed: int, args: argparse.Namespace) -> dict:
-    cfg = load_config(REPO / ARMS[arm], overrides(arm, seed, args))
+    cfg = load_config(REPO / ARMS[arm][0], overrides(arm, seed, args))
     trainer, _ = build_trainer(cfg)
     start = time.perf_counter()
     trainer.fit()
@@ -122,27 +168,79 @@ def run_one(arm: str, seed: int, args: argparse.Namespace) -> dict:
     eval_loader = build_dataloader(cfg.eval_data, train=False, seed=seed)
     result = evaluate(trainer.state.model, eval_loader)
     trainer.close()
-    result.update(arm=arm, seed=seed, fit_time_s=fit_s, epochs=int(trainer.state.timestamp.epoch),
+    result.update(arm=arm, seed=seed, fit_time_s=fit_s, wall_time_s=time.perf_counter() - start,
+                  epochs=int(trainer.state.timestamp.epoch),
                   train_images=int(trainer.state.timestamp.sample) // max(1, int(trainer.state.timestamp.epoch)),
-                  batches=int(trainer.state.timestamp.batch), curve=curve(cfg.run_folder))
+                  batches=int(trainer.state.timestamp.batch), threads=torch.get_num_threads(),
+                  eval_interval=str(cfg.eval_interval),
+                  curve=curve(cfg.run_folder))
     return result
 
 
-def summarise(runs: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
-    keys = ['test_error', 'test_nll', 'test_ece'] + [f'occluded_{int(f * 100)}_error' for f in OCCLUSIONS]
+# ------------------------------------------------------------------------------------------------ the runs file
+
+
+@contextlib.contextmanager
+def locked(store: Path):
+    """Holds an exclusive lock beside ``store`` so that parallel processes merge their runs instead of racing."""
+    key = hashlib.sha1(str(store.resolve()).encode()).hexdigest()[:12]
+    with open(Path(tempfile.gettempdir()) / f'accuracy_study-{key}.lock', 'w') as lock:  # not beside the docs
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def load_runs(store: Path) -> list[dict]:
+    return json.loads(store.read_text()) if store.exists() else []
+
+
+def save_run(store: Path, result: dict) -> None:
+    """Adds ``result`` to the file (re-read under the lock: another process may have added runs meanwhile)."""
+    with locked(store):
+        runs = load_runs(store)
+        tmp = store.with_name(store.name + '.tmp')
+        tmp.write_text(json.dumps([*runs, result], indent=1))
+        os.replace(tmp, store)
+
+
+def supersede(store: Path, arms: list[str], config: dict, why: str) -> int:
+    """Marks the stored, current runs of ``arms`` under ``config`` as superseded; returns how many."""
+    with locked(store):
+        runs = load_runs(store)
+        n = 0
+        for r in runs:
+            if r['arm'] in arms and r.get('config') == config and not r.get('superseded'):
+                r['superseded'] = why
+                n += 1
+        store.write_text(json.dumps(runs, indent=1))
+    return n
+
+
+def current(runs: list[dict], config: dict) -> list[dict]:
+    return [r for r in runs if r.get('config') == config and not r.get('superseded')]
+
+
+# ---------------------------------------------------------------------------------------------------- the tables
+
+
+def summarise(runs: list[dict]) -> dict[str, dict[str, tuple[float, float, int]]]:
+    """arm -> metric -> (mean, sd, number of seeds), for the arms that have runs, in :data:`ARMS` order."""
     table = {}
     for arm in ARMS:
         mine = [r for r in runs if r['arm'] == arm]
+        if not mine:
+            continue
         table[arm] = {k: (statistics.mean(r[k] for r in mine),
-                          statistics.stdev(r[k] for r in mine) if len(mine) > 1 else 0.0) for k in keys}
+                          statistics.stdev(r[k] for r in mine) if len(mine) > 1 else 0.0, len(mine)) for k in LABELS}
     return table
 
 
-LABELS = {
-    'test_error': 'test error (%)', 'test_nll': 'test NLL', 'test_ece': 'ECE, 15 bins (%)',
-    'occluded_10_error': 'error, 10% occluded (%)', 'occluded_25_error': 'error, 25% occluded (%)',
-    'occluded_50_error': 'error, 50% occluded (%)',
-}
+def delta(table: dict, arm: str, key: str) -> tuple[float, float]:
+    """``arm`` minus baseline and its standard error (sqrt(sd_a^2/n_a + sd_b^2/n_b), unpaired seeds)."""
+    (ma, sa, na), (mb, sb, nb) = table[arm][key], table['baseline'][key]
+    return ma - mb, math.sqrt(sa ** 2 / na + sb ** 2 / nb)
 
 
 def device_name() -> str:
@@ -156,77 +254,189 @@ def device_name() -> str:
                 break
     except OSError:
         pass
-    return f'{cpu}, {torch.get_num_threads()} threads'
+    return f'{cpu} ({os.cpu_count()} cores)'
 
 
-def write_markdown(runs: list[dict], table: dict, args: argparse.Namespace, path: Path) -> None:
+def command(args: argparse.Namespace) -> str:
+    """The command that trains (or resumes) this study, with its settings and without the run plumbing."""
+    parts = ['python benchmarks/accuracy_study.py'] + (['--smoke'] if args.smoke else [])
+    if args.name != 'study':
+        parts += ['--name', args.name]
+    if not args.smoke:
+        parts += [] if args.train_subset == 15000 else ['--train-subset', str(args.train_subset)]
+        parts += [] if args.epochs == 20 else ['--epochs', str(args.epochs)]
+        parts += ['--eval-interval', args.eval_interval] if args.eval_interval else []
+    return ' '.join(parts + ([] if args.seeds == [0, 1, 2] else ['--seeds', *map(str, args.seeds)]))
+
+
+def _fmt(key: str) -> str:
+    return '.3f' if key == 'test_nll' else '.2f'
+
+
+def write_markdown(runs: list[dict], superseded: list[dict], table: dict, args: argparse.Namespace,
+                   path: Path) -> None:
+    import composer
+
+    arms = list(table)
     seeds = sorted({r['seed'] for r in runs})
+    threads = sorted({r.get('threads', 2) for r in runs})
+    commits = sorted({r.get('commit', 'before the commit was recorded') for r in runs})
     lines = [
-        '# Accuracy study: results',
+        f'# Accuracy study ({args.name}): results',
         '',
-        f'Device: {device_name()}; torch {torch.__version__}. Command: '
-        f'`{" ".join(["python benchmarks/accuracy_study.py", *sys.argv[1:]])}`.',
-        f'Runs: {len(runs)} ({", ".join(ARMS)} x seeds {seeds}), {runs[0]["epochs"]} epochs '
-        f'({runs[0]["batches"]} batches) each on {runs[0].get("train_images", "?")} training images; '
-        f'mean fit time {statistics.mean(r["fit_time_s"] for r in runs):.0f} s. Test set: all 10,000 images.',
+        f'Device: {device_name()}, torch threads per run: {", ".join(map(str, threads))}; torch '
+        f'{torch.__version__}, Composer {composer.__version__}. Command: '
+        f'`{command(args)}`. Code: {", ".join(commits)}.',
+        f'Runs: {len(runs)} ({", ".join(ARMS[a][1] for a in arms)} x seeds {seeds}), {runs[0]["epochs"]} epochs '
+        f'({runs[0]["batches"]} batches of 128) each on {runs[0].get("train_images", 0):,} training images per epoch; '
+        f'fit time per run {min(r["fit_time_s"] for r in runs):.0f}-{max(r["fit_time_s"] for r in runs):.0f} s '
+        f'(mean {statistics.mean(r["fit_time_s"] for r in runs):.0f} s, total '
+        f'{sum(r["fit_time_s"] for r in runs) / 60:.0f} min). Test set: {runs[0].get("test_images", 10000):,} images.',
         '',
-        '| metric (mean ± sd over seeds) | baseline | CutMix | CutMix − baseline |',
-        '|---|---|---|---|',
+        '| metric (mean ± sd over seeds) | ' + ' | '.join(ARMS[a][1] for a in arms) + ' |',
+        '|---' * (len(arms) + 1) + '|',
     ]
     for key, label in LABELS.items():
-        b, c = table['baseline'][key], table['cutmix'][key]
-        fmt = '.3f' if key == 'test_nll' else '.2f'
-        lines.append(f'| {label} | {b[0]:{fmt}} ± {b[1]:{fmt}} | {c[0]:{fmt}} ± {c[1]:{fmt}} | {c[0] - b[0]:+{fmt}} |')
-    lines += ['', '| run | test error (%) | NLL | ECE (%) | 50% occluded error (%) | fit time (s) |', '|---|---|---|---|---|---|']
-    for r in sorted(runs, key=lambda r: (r['arm'], r['seed'])):
-        lines.append(f'| {r["arm"]} seed {r["seed"]} | {r["test_error"]:.2f} | {r["test_nll"]:.3f} | '
-                     f'{r["test_ece"]:.2f} | {r["occluded_50_error"]:.2f} | {r["fit_time_s"]:.0f} |')
+        cells = [f'{table[a][key][0]:{_fmt(key)}} ± {table[a][key][1]:{_fmt(key)}}' for a in arms]
+        lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
+    others = [a for a in arms if a != 'baseline']
+    if 'baseline' in table and others:
+        lines += ['', '| arm − baseline (± standard error) | ' + ' | '.join(ARMS[a][1] for a in others) + ' |',
+                  '|---' * (len(others) + 1) + '|']
+        for key, label in LABELS.items():
+            cells = []
+            for a in others:
+                d, se = delta(table, a, key)
+                cells.append(f'{d:+{_fmt(key)}} ± {se:{_fmt(key)}}')
+            lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
+    lines += ['', '| run | test error (%) | NLL | ECE (%) | 10% / 25% / 50% occluded error (%) | fit time (s) | '
+              'threads |', '|---|---|---|---|---|---|---|']
+    for r in sorted(runs, key=lambda r: (list(ARMS).index(r['arm']), r['seed'])):
+        lines.append(f'| {ARMS[r["arm"]][1]} seed {r["seed"]} | {r["test_error"]:.2f} | {r["test_nll"]:.3f} | '
+                     f'{r["test_ece"]:.2f} | {r["occluded_10_error"]:.2f} / {r["occluded_25_error"]:.2f} / '
+                     f'{r["occluded_50_error"]:.2f} | {r["fit_time_s"]:.0f} | {r.get("threads", 2)} |')
+    if superseded:
+        lines += ['', 'Superseded runs (kept in the runs file, left out of the tables above):', '',
+                  '| run | why | test error (%) | NLL | ECE (%) | 10% / 25% / 50% occluded error (%) |',
+                  '|---|---|---|---|---|---|']
+        for r in sorted(superseded, key=lambda r: (list(ARMS).index(r['arm']), r['seed'])):
+            lines.append(f'| {ARMS[r["arm"]][1]} seed {r["seed"]} | {r["superseded"]} | {r["test_error"]:.2f} | '
+                         f'{r["test_nll"]:.3f} | {r["test_ece"]:.2f} | {r["occluded_10_error"]:.2f} / '
+                         f'{r["occluded_25_error"]:.2f} / {r["occluded_50_error"]:.2f} |')
     path.write_text('\n'.join(lines) + '\n')
 
 
-def plot(runs: list[dict], table: dict, out: Path) -> None:
+# ----------------------------------------------------------------------------------------------------- the plots
+
+
+def _mean_curve(series: list[list[float]]) -> tuple[list[float], list[float], list[float]]:
+    n = min(len(s) for s in series)
+    cols = [[s[i] for s in series] for i in range(n)]
+    return [statistics.mean(c) for c in cols], [min(c) for c in cols], [max(c) for c in cols]
+
+
+def plot(runs: list[dict], table: dict, out: Path, name: str) -> None:
     import matplotlib
 
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    colors = {'baseline': '#4c72b0', 'cutmix': '#dd8452'}
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    for r in runs:
-        c = r['curve']
-        label = f'{r["arm"]}' if r['seed'] == min(x['seed'] for x in runs if x['arm'] == r['arm']) else None
-        if c['eval_error']:
-            ax1.plot(range(1, len(c['eval_error']) + 1), c['eval_error'], color=colors[r['arm']], marker='o',
-                     alpha=0.8, label=label)
-        if c['train_loss']:
-            steps, losses = zip(*c['train_loss'])
-            k = max(1, len(losses) // 60)
-            smooth = [statistics.mean(losses[i:i + k]) for i in range(0, len(losses), k)]
-            ax2.plot(steps[::k][:len(smooth)], smooth, color=colors[r['arm']], alpha=0.7, label=label)
-    ax1.set(xlabel='evaluation (epoch)', ylabel='test error (%)', title='Test error during training')
-    ax2.set(xlabel='batch', ylabel='training loss', title='Training loss (mixed targets for CutMix)')
-    for ax in (ax1, ax2):
+    arms = list(table)
+    n_seeds = max(v['test_error'][2] for v in table.values())
+    title = (f'Fashion-MNIST, {runs[0].get("train_images", 0):,} training images per epoch, ResNet-8, '
+             f'{runs[0]["epochs"]} epochs; '
+             f'{n_seeds} seed(s) per arm')
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4.6))
+    floor = []
+    for arm in arms:
+        mine = [r for r in runs if r['arm'] == arm]
+        color, label = ARMS[arm][2], ARMS[arm][1]
+        errors = [r['curve']['eval_error'] for r in mine if r['curve']['eval_error']]
+        if errors:
+            mean, lo, hi = _mean_curve(errors)
+            epochs = next(r['curve'].get('eval_epoch') or [] for r in mine)[:len(mean)] or range(1, len(mean) + 1)
+            ax1.plot(epochs, mean, color=color, label=label, lw=1.6)
+            ax1.fill_between(epochs, lo, hi, color=color, alpha=0.15, lw=0)
+            floor += [min(mean), mean[len(mean) // 4]]
+        losses = [r['curve']['train_loss'] for r in mine if r['curve']['train_loss']]
+        if losses:
+            steps = [s for s, _ in losses[0]]
+            mean, _, _ = _mean_curve([[v for _, v in x] for x in losses])
+            k = max(1, len(mean) // 80)
+            smooth = [statistics.mean(mean[i:i + k]) for i in range(0, len(mean), k)]
+            ax2.plot(steps[::k][:len(smooth)], smooth, color=color, label=label, lw=1.4)
+        fracs = [0] + [int(f * 100) for f in OCCLUSIONS]
+        means = [table[arm]['test_error'][0]] + [table[arm][f'occluded_{f}_error'][0] for f in fracs[1:]]
+        sds = [table[arm]['test_error'][1]] + [table[arm][f'occluded_{f}_error'][1] for f in fracs[1:]]
+        ax3.errorbar(fracs, means, yerr=sds, color=color, label=label, marker='o', capsize=3, lw=1.6)
+    if floor:  # the first epochs' errors would squash the part of the curve that tells the arms apart
+        ax1.set_ylim(min(floor) * 0.9, max(floor) * 1.15)
+    ax1.set(xlabel='epoch', ylabel='test error (%)', title='Test error during training (mean; band: min-max)')
+    ax2.set(xlabel='batch', ylabel='training loss (mean over seeds)',
+            title='Training loss, against each arm\'s own (mixed, smoothed) targets')
+    ax3.set(xlabel='share of the image occluded (%)', ylabel='test error (%)', xticks=fracs,
+            title='Error under occlusion (mean ± sd)')
+    for ax in (ax1, ax2, ax3):
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(out / 'study_curves.png', dpi=120)
+    fig.savefig(out / f'{name}_curves.png', dpi=110)
     plt.close(fig)
 
     keys = list(LABELS)
-    fig, axes = plt.subplots(1, len(keys), figsize=(2.3 * len(keys), 3.6))
-    for ax, key in zip(axes, keys):
-        for i, arm in enumerate(ARMS):
-            mean, sd = table[arm][key]
-            ax.bar(i, mean, yerr=sd, color=colors[arm], capsize=4)
-            ax.text(i, mean, f'{mean:.2f}', ha='center', va='bottom', fontsize=8)
-        ax.set_xticks(range(len(ARMS)), list(ARMS))
+    others = [a for a in arms if a != 'baseline'] if 'baseline' in table else []
+    rows = 2 if others else 1
+    fig, axes = plt.subplots(rows, len(keys), figsize=(2.6 * len(keys), 3.5 * rows + 0.4), squeeze=False)
+    for col, key in enumerate(keys):
+        ax = axes[0][col]
+        for i, arm in enumerate(arms):
+            mean, sd, _ = table[arm][key]
+            ax.bar(i, mean, yerr=sd, color=ARMS[arm][2], capsize=3, alpha=0.85)
+            seeds = [r[key] for r in runs if r['arm'] == arm]
+            ax.scatter([i] * len(seeds), seeds, color='black', s=6, zorder=3)
+            ax.text(i, mean + sd, f'{mean:{_fmt(key)}}', ha='center', va='bottom', fontsize=7)
+        ax.set_xticks(range(len(arms)), [ARMS[a][1] for a in arms], rotation=30, ha='right', fontsize=8)
         ax.set_title(LABELS[key], fontsize=9)
         ax.grid(axis='y', alpha=0.3)
-    fig.suptitle(f'Fashion-MNIST ({runs[0].get("train_images", "?")} training images), ResNet-8, '
-                 f'{runs[0]["epochs"]} epochs, mean ± sd over {len(runs) // 2} seeds')
+        if others:
+            ax = axes[1][col]
+            for i, arm in enumerate(others):
+                d, se = delta(table, arm, key)
+                ax.bar(i, d, yerr=se, color=ARMS[arm][2], capsize=3, alpha=0.85)
+                ax.text(i, d + se if d >= 0 else d - se, f'{d:+{_fmt(key)}}', ha='center',
+                        va='bottom' if d >= 0 else 'top', fontsize=7)
+            ax.axhline(0, color='black', lw=0.8)
+            ax.set_xticks(range(len(others)), [ARMS[a][1] for a in others], rotation=30, ha='right', fontsize=8)
+            ax.set_title(f'Δ vs baseline: {LABELS[key]}', fontsize=8)
+            ax.grid(axis='y', alpha=0.3)
+            ax.margins(y=0.15)
+    axes[0][0].set_ylabel('mean ± sd; dots: seeds')
+    if others:
+        axes[1][0].set_ylabel('arm − baseline ± s.e.\n(lower is better)')
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(out / 'study_comparison.png', dpi=120)
+    fig.savefig(out / f'{name}_comparison.png', dpi=110)
     plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------------------- main
+
+
+def report(store: Path, config: dict, args: argparse.Namespace, out: Path) -> bool:
+    stored = load_runs(store)
+    runs = [r for r in current(stored, config) if r['seed'] in args.seeds]
+    if not runs:
+        print(f'[study] no finished runs in {store} for these settings yet', flush=True)
+        return False
+    superseded = [r for r in stored if r.get('config') == config and r.get('superseded') and r['seed'] in args.seeds]
+    table = summarise(runs)
+    results = out / f'accuracy_{args.name}_results.md'
+    write_markdown(runs, superseded, table, args, results)
+    plot(runs, table, out, args.name)
+    print(results.read_text())
+    print(f'[study] wrote {results}, {args.name}_curves.png, {args.name}_comparison.png ({store})', flush=True)
+    return True
 
 
 def main(argv=None) -> int:
@@ -234,37 +444,50 @@ def main(argv=None) -> int:
     parser.add_argument('--epochs', type=int, default=20)
     parser.add_argument('--train-subset', type=int, default=15000, help='train on the first N images (0: all 60,000)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--out', default=str(REPO / 'docs'), help='where the table, plots and JSON go')
+    parser.add_argument('--arms', nargs='+', choices=list(ARMS), default=list(ARMS), help='which arms to train')
+    parser.add_argument('--name', default='study', help='prefix of the files this study writes (its own runs file)')
+    parser.add_argument('--out', default=str(REPO / 'docs'), help='where the tables, plots and runs file go')
     parser.add_argument('--runs', default=str(REPO / 'runs' / 'study'), help='run folders (metrics.jsonl)')
+    parser.add_argument('--eval-interval', default=None,
+                        help="how often the learning curve is sampled on the test set (e.g. 5ep; default: the YAML's 1ep)")
+    parser.add_argument('--threads', type=int, default=0, help='torch CPU threads per run (0: torch\'s default)')
     parser.add_argument('--smoke', action='store_true', help='4 batches per run on a data subset, one seed')
-    parser.add_argument('--fresh', action='store_true', help='ignore finished runs in OUT/study_runs.json')
+    parser.add_argument('--fresh', action='store_true', help='train every run again (the stored ones are replaced)')
+    parser.add_argument('--supersede', nargs='+', choices=list(ARMS), default=[], metavar='ARM',
+                        help='set these arms\' stored runs aside (kept, marked) and train them again')
+    parser.add_argument('--why', default='the code changed', help='the reason recorded with --supersede')
+    parser.add_argument('--report-only', action='store_true', help='write the tables and plots, train nothing')
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.smoke:
         args.seeds = args.seeds[:1] if args.seeds != [0, 1, 2] else [0]
         args.runs = str(Path(args.out) / 'runs')
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    store = out / 'study_runs.json'
-    runs = [] if args.fresh or not store.exists() else json.loads(store.read_text())
-    runs = [r for r in runs if r['seed'] in args.seeds and r.get('smoke', False) == args.smoke]
-    for seed in args.seeds:
-        for arm in ARMS:
-            if any(r['arm'] == arm and r['seed'] == seed for r in runs):
+    store = out / f'{args.name}_runs.json'
+    config = study_config(args)
+    if args.fresh and store.exists():
+        with locked(store):
+            kept = [r for r in load_runs(store) if r.get('config') != config]
+            store.write_text(json.dumps(kept, indent=1))
+    if args.supersede:
+        n = supersede(store, args.supersede, config, args.why)
+        print(f'[study] set {n} stored run(s) of {", ".join(args.supersede)} aside: {args.why}', flush=True)
+    commit = git_commit()
+    for seed in [] if args.report_only else args.seeds:
+        for arm in args.arms:
+            if any(r['arm'] == arm and r['seed'] == seed for r in current(load_runs(store), config)):
                 print(f'[study] {arm} seed {seed}: done already, kept', flush=True)
                 continue
-            print(f'[study] {arm} seed {seed}: training', flush=True)
+            print(f'[study] {arm} seed {seed}: training ({torch.get_num_threads()} threads)', flush=True)
             result = run_one(arm, seed, args)
-            result['smoke'] = args.smoke
-            runs.append(result)
-            store.write_text(json.dumps(runs, indent=1))
+            result.update(config=config, commit=commit, smoke=args.smoke)
+            save_run(store, result)
             print(f'[study] {arm} seed {seed}: test error {result["test_error"]:.2f}%, NLL {result["test_nll"]:.3f}, '
-                  f'ECE {result["test_ece"]:.2f}%, 50% occluded error {result["occluded_50_error"]:.2f}% '
-                  f'({result["fit_time_s"]:.0f} s)', flush=True)
-    table = summarise(runs)
-    write_markdown(runs, table, args, out / 'accuracy_study_results.md')
-    plot(runs, table, out)
-    print((out / 'accuracy_study_results.md').read_text())
-    print(f'[study] wrote {out}/accuracy_study_results.md, study_curves.png, study_comparison.png, study_runs.json')
+                  f'ECE {result["test_ece"]:.2f}%, 25%/50% occluded error {result["occluded_25_error"]:.2f}%/'
+                  f'{result["occluded_50_error"]:.2f}% ({result["fit_time_s"]:.0f} s)', flush=True)
+    report(store, config, args, out)
     return 0
 
 
