@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import signal
 import struct
 import subprocess
 import sys
@@ -132,25 +131,48 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
     return state['state']['model']
 
 
+# The killed attempt runs this in a child process: the CLI plus one callback that, when batch 12 is about to start
+# (batch 11's checkpoint and the latest link are on disk), tells the test and waits to be killed from outside.
+# A kill at a random moment could land between Composer removing the old latest link and making the new one, and
+# then no checkpoint is found at all; pausing first makes the test the same on every machine.
+_PAUSE_AT_BATCH_12 = """
+import importlib, sys, time
+from composer import Callback
+from composer_cutmix.runner.cli import main
+
+class PauseForTheKill(Callback):
+    def batch_start(self, state, logger):
+        if int(state.timestamp.batch) == 11:
+            open(sys.argv[1], 'w').close()
+            time.sleep(600)
+
+runner_train = importlib.import_module('composer_cutmix.runner.train')  # the module, not the function it exports
+build = runner_train.build_trainer
+runner_train.build_trainer = lambda cfg, callbacks=(): build(cfg, callbacks=[*callbacks, PauseForTheKill()])
+sys.exit(main(sys.argv[2:]))
+"""
+
+
 def test_autoresume_continues_a_killed_run_exactly(tmp_path):
     assert main(_args(tmp_path, 'whole')) == 0  # the uninterrupted run, in this process
 
     # The same command in a child process (this process's thread count, so the arithmetic is bit for bit alike),
-    # killed from outside with SIGTERM in the middle of the epoch...
+    # killed from outside with SIGKILL in the middle of the epoch...
     env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': str(torch.get_num_threads())}
-    killed = subprocess.Popen([sys.executable, '-m', 'composer_cutmix', *_args(tmp_path, 'killed')], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    paused, log = tmp_path / 'paused', tmp_path / 'killed.log'
+    with open(log, 'wb') as out:
+        killed = subprocess.Popen([sys.executable, '-c', _PAUSE_AT_BATCH_12, str(paused), *_args(tmp_path, 'killed')],
+                                  env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.time() + 240
+        while time.time() < deadline and not paused.exists() and killed.poll() is None:
+            time.sleep(0.05)
+        killed.kill()
+        killed.wait(timeout=60)
+    assert paused.exists(), f'the killed run never reached batch 12:\n{log.read_text()[-3000:]}'
     ckpt = tmp_path / 'killed' / 'ckpt'
-    deadline = time.time() + 240
-    while time.time() < deadline and not (ckpt / 'ep0-ba10-rank0.pt').exists() and killed.poll() is None:
-        time.sleep(0.02)
-    killed.send_signal(signal.SIGTERM)  # mid-epoch: the epoch has 30 batches
-    killed.wait(timeout=60)
-    latest = os.path.basename(os.readlink(ckpt / 'latest-rank0.pt'))
-    stopped_at = int(latest.split('-ba')[1].split('-')[0])
-    # ba10 exists, but the kill may land before the latest link moves to it (the resumed run then redoes batch 10
-    # and overwrites the leftover file)
-    assert 9 <= stopped_at < 30, f'the kill should land mid-epoch, got {latest}'
+    assert os.readlink(ckpt / 'latest-rank0.pt') == 'ep0-ba11-rank0.pt'
+    # A kill during a save leaves the next checkpoint cut short: the resumed run must overwrite it, not trip on it.
+    (ckpt / 'ep0-ba12-rank0.pt').write_bytes((ckpt / 'ep0-ba11-rank0.pt').read_bytes()[:1000])
 
     # ...and the same command again, which resumes it.
     assert main(_args(tmp_path, 'killed')) == 0
@@ -159,6 +181,26 @@ def test_autoresume_continues_a_killed_run_exactly(tmp_path):
     assert again == whole  # every batch mixed the same way, and the same loss on it
     for key, value in _weights(tmp_path / 'whole').items():
         assert torch.equal(value, _weights(tmp_path / 'killed')[key]), key
+
+
+def test_autoresume_finds_the_run_when_the_kill_took_the_latest_link(tmp_path, caplog):
+    # Composer moves latest-rank0.pt by removing it and linking anew: a kill between the two leaves no link. The
+    # rerun must still resume (from the newest checkpoint that loads), not start over and overwrite the run.
+    args = [*_args(tmp_path, 'run'), 'max_duration=6ba']
+    assert main(args) == 0
+    ckpt, run = tmp_path / 'run' / 'ckpt', tmp_path / 'run'
+    done = _draws(run)
+    weights = _weights(run)
+    (ckpt / 'latest-rank0.pt').unlink()
+    (ckpt / 'ep0-ba6-rank0.pt').write_bytes((ckpt / 'ep0-ba6-rank0.pt').read_bytes()[:1000])  # cut short
+    assert main(args) == 0
+    assert os.readlink(ckpt / 'latest-rank0.pt') == 'ep0-ba6-rank0.pt'  # batch 6 redone from ba5, saved again
+    assert _draws(run) == done and sorted(done) == list(range(1, 7))
+    for key, value in weights.items():
+        assert torch.equal(value, _weights(run)[key]), key
+    assert 'resuming from ep0-ba5-rank0.pt' in caplog.text and 'ep0-ba6-rank0.pt cannot be read' in caplog.text
+    lines = [json.loads(line) for line in (run / 'metrics.jsonl').read_text().splitlines()]
+    assert [rec['batch'] for rec in lines if 'cutmix/lam' in rec] == [1, 2, 3, 4, 5, 6, 6]  # not 1..6 twice
 
 
 # ---------------------------------------------------------------------------- three behaviours now pinned

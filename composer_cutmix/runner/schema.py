@@ -259,7 +259,8 @@ class RunConfig:
             ``latest-rank{rank}.pt``), resume from it, so rerunning the same command after the run was killed
             continues where it stopped; otherwise start afresh. Needs ``save_folder`` (and ``run_name``, which
             defaults to the YAML file's stem). Checkpoints the interrupted attempt wrote after its latest complete
-            one are overwritten as the resumed run reaches them.
+            one are overwritten as the resumed run reaches them; a ``latest`` link the kill removed is pointed back at
+            the newest checkpoint that loads.
     """
 
     run_name: Optional[str] = None

@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import torch
 from composer import Trainer
 from composer.callbacks import SpeedMonitor
 from composer.core import Callback
@@ -73,6 +75,37 @@ def _autoresume_checkpoint(cfg: DictConfig) -> Any:
     return path if os.path.exists(path) else None
 
 
+_CHECKPOINT_NAME = re.compile(r'ep(\d+)-ba(\d+)-rank(\d+)\.pt')
+
+
+def _restore_latest_link(cfg: DictConfig) -> None:
+    """Points a missing ``latest-rank{rank}.pt`` back at the newest checkpoint of this rank that loads.
+
+    Composer moves the link after each save by removing it and making it anew; a run killed between the two leaves
+    no link, and autoresume would then start from scratch and overwrite the run's checkpoints. A checkpoint cut
+    short by the kill does not load and is passed over.
+    """
+    folder, rank = cfg.save_folder, dist.get_global_rank()
+    if not cfg.autoresume or not folder or '://' in folder or not os.path.isdir(folder):
+        return
+    link = os.path.join(folder, f'latest-rank{rank}.pt')
+    if os.path.lexists(link):
+        return
+    found = [(int(m[2]), name) for name in os.listdir(folder)
+             if (m := _CHECKPOINT_NAME.fullmatch(name)) and int(m[3]) == rank]
+    for _, name in sorted(found, reverse=True):
+        try:
+            torch.load(os.path.join(folder, name), map_location='cpu', weights_only=False, mmap=True)
+        except Exception:  # noqa: BLE001 - any unreadable file is one the kill cut short
+            log.warning('autoresume: %s cannot be read (cut short when the run was killed?); trying an older one.',
+                        name)
+            continue
+        os.symlink(name, link)
+        log.warning('autoresume: %s was missing (the run was killed while Composer moved it); resuming from %s.',
+                    os.path.basename(link), name)
+        return
+
+
 def _is_checkpoint_problem(e: BaseException) -> bool:
     if isinstance(e, (EOFError, pickle.UnpicklingError)):
         return True
@@ -89,8 +122,6 @@ def _first_line(e: BaseException) -> str:
 def _device_and_precision(cfg: DictConfig) -> tuple[str, str]:
     device = resolve_device(cfg.device)
     if device == 'gpu':
-        import torch
-
         if not torch.cuda.is_available():
             raise ConfigError('device=gpu but no CUDA device is available here. Use device=auto (gpu when there is '
                               'one, else cpu) or device=cpu.')
@@ -131,6 +162,7 @@ def build_trainer(cfg: Any, *, callbacks: Sequence[Callback] = ()) -> tuple[Trai
     optimizer = build_optimizer(cfg.optimizer, model)
     scheduler = build_scheduler(cfg.scheduler)
 
+    _restore_latest_link(cfg)
     resuming = (cfg.load_path is not None and not cfg.load_weights_only) or _autoresume_checkpoint(cfg) is not None
     destinations, console = build_loggers(cfg.loggers, cfg.run_folder, append=resuming)
     metrics = next((d for d in destinations if isinstance(d, JSONLinesLogger)), None)
