@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -157,7 +158,7 @@ def test_autoresume_continues_a_killed_run_exactly(tmp_path):
     assert main(_args(tmp_path, 'whole')) == 0  # the uninterrupted run, in this process
 
     # The same command in a child process (this process's thread count, so the arithmetic is bit for bit alike),
-    # killed from outside with SIGKILL in the middle of the epoch...
+    # killed from outside with SIGTERM in the middle of the epoch...
     env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': str(torch.get_num_threads())}
     paused, log = tmp_path / 'paused', tmp_path / 'killed.log'
     with open(log, 'wb') as out:
@@ -166,9 +167,10 @@ def test_autoresume_continues_a_killed_run_exactly(tmp_path):
         deadline = time.time() + 240
         while time.time() < deadline and not paused.exists() and killed.poll() is None:
             time.sleep(0.05)
-        killed.kill()
+        killed.send_signal(signal.SIGTERM)
         killed.wait(timeout=60)
     assert paused.exists(), f'the killed run never reached batch 12:\n{log.read_text()[-3000:]}'
+    assert killed.returncode == 128 + signal.SIGTERM  # Composer's engine turns SIGTERM into sys.exit(143)
     ckpt = tmp_path / 'killed' / 'ckpt'
     assert os.readlink(ckpt / 'latest-rank0.pt') == 'ep0-ba11-rank0.pt'
     # A kill during a save leaves the next checkpoint cut short: the resumed run must overwrite it, not trip on it.
