@@ -45,9 +45,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models.resnet import BasicBlock
 
 from machine import load_functional
+from nets import cifar_resnet
 
 __all__ = ['ARMS', 'Plan', 'main', 'plan_runs', 'read_idx', 'resnet18']
 
@@ -131,20 +131,7 @@ def augment(X: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 
 def resnet18(width: int = 64, in_channels: int = 1, num_classes: int = 10, blocks=(2, 2, 2, 2)) -> nn.Module:
     """The CIFAR ResNet-18 (He et al.'s ImageNet block layout with a 3x3 stride-1 stem and no max-pool)."""
-    layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
-                               nn.ReLU(inplace=True)]
-    inplanes = width
-    for stage, count in enumerate(blocks):
-        planes = width * 2**stage
-        for i in range(count):
-            stride = 2 if stage > 0 and i == 0 else 1
-            downsample = None
-            if stride != 1 or inplanes != planes:
-                downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
-            layers.append(BasicBlock(inplanes, planes, stride, downsample))
-            inplanes = planes
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(inplanes, num_classes)]
-    return nn.Sequential(*layers)
+    return cifar_resnet(width, blocks, in_channels, num_classes)
 
 
 # ------------------------------------------------------------------------------------------------- training

@@ -48,9 +48,9 @@ from typing import Any, Optional
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from torchvision.models.resnet import BasicBlock
 
 from machine import Contention, OtherLoad, load_functional, positive_int, threads_line
+from nets import cifar_resnet
 from syncs import SyncCensus
 
 try:
@@ -122,19 +122,7 @@ class Steps:
 
 def cifar_resnet8(in_channels: int = 1, num_classes: int = 10, width: int = 16) -> nn.Module:
     """The CIFAR ResNet of He et al. with depth 8: a 3x3 stem and one ``BasicBlock`` per stage at w, 2w, 4w."""
-    layers: list[nn.Module] = [
-        nn.Conv2d(in_channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
-    ]
-    inplanes = width
-    for stage, planes in enumerate((width, 2 * width, 4 * width)):
-        stride = 1 if stage == 0 else 2
-        downsample = None
-        if stride != 1 or inplanes != planes:
-            downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
-        layers.append(BasicBlock(inplanes, planes, stride, downsample))
-        inplanes = planes
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(inplanes, num_classes)]
-    return nn.Sequential(*layers)
+    return cifar_resnet(width, (1, 1, 1), in_channels, num_classes)
 
 
 def build_network(setup: Setup) -> nn.Module:
