@@ -223,6 +223,28 @@ def _peer(name: str, make: Callable[[], Any]) -> Any:
         return f'not importable ({_first_line(e)})'
 
 
+def library_peers(op: str, y: Tensor, nc: int) -> dict[str, Any]:
+    """timm's ``Mixup`` with the other op's alpha at 0, and torchvision's ``v2.CutMix``/``v2.MixUp``: name ->
+    ``fn(X)``, or why the peer is skipped."""
+
+    def timm_method():
+        from timm.data import Mixup
+
+        alphas = {'mixup_alpha': 0.0, 'cutmix_alpha': 1.0} if op == 'cutmix' else {'mixup_alpha': 1.0,
+                                                                                   'cutmix_alpha': 0.0}
+        mixer = Mixup(**alphas, mode='batch', label_smoothing=0.0, num_classes=nc)
+        return lambda X: mixer(X, y)
+
+    def torchvision_method():
+        from torchvision.transforms import v2
+
+        mixer = (v2.CutMix if op == 'cutmix' else v2.MixUp)(num_classes=nc, alpha=1.0)
+        return lambda X: mixer(X, y)
+
+    return {'timm': 'needs an even batch size' if y.shape[0] % 2 else _peer('timm', timm_method),
+            'torchvision': _peer('torchvision', torchvision_method)}
+
+
 def build_methods(case: Case, y: Tensor, bbox, idx) -> dict[str, Callable[[Any], Any]]:
     """CutMix: name -> ``fn(X)``; a value that is a string instead of a callable is why the method is skipped."""
     F = load_functional()
@@ -253,21 +275,7 @@ def build_methods(case: Case, y: Tensor, bbox, idx) -> dict[str, Callable[[Any],
 
     methods['composer'] = _peer('composer', composer_method)
 
-    def timm_method():
-        from timm.data import Mixup
-
-        mixup = Mixup(mixup_alpha=0.0, cutmix_alpha=1.0, mode='batch', label_smoothing=0.0, num_classes=nc)
-        return lambda X: mixup(X, y)
-
-    methods['timm'] = 'needs an even batch size' if n % 2 else _peer('timm', timm_method)
-
-    def torchvision_method():
-        from torchvision.transforms import v2
-
-        tv_cutmix = v2.CutMix(num_classes=nc, alpha=1.0)
-        return lambda X: tv_cutmix(X, y)
-
-    methods['torchvision'] = _peer('torchvision', torchvision_method)
+    methods.update(library_peers('cutmix', y, nc))
 
     def kornia_method():
         from kornia.augmentation import RandomCutMixV2
@@ -361,21 +369,7 @@ def build_mixup_methods(case: Case, y: Tensor, lam: float, idx: Tensor) -> dict[
 
     methods['composer'] = _peer('composer', composer_method)
 
-    def timm_method():
-        from timm.data import Mixup
-
-        mixup = Mixup(mixup_alpha=1.0, cutmix_alpha=0.0, mode='batch', label_smoothing=0.0, num_classes=nc)
-        return lambda X: mixup(X, y)
-
-    methods['timm'] = 'needs an even batch size' if n % 2 else _peer('timm', timm_method)
-
-    def torchvision_method():
-        from torchvision.transforms import v2
-
-        tv_mixup = v2.MixUp(num_classes=nc, alpha=1.0)
-        return lambda X: tv_mixup(X, y)
-
-    methods['torchvision'] = _peer('torchvision', torchvision_method)
+    methods.update(library_peers('mixup', y, nc))
 
     idx_dev = idx.to(dev)
 
@@ -383,16 +377,14 @@ def build_mixup_methods(case: Case, y: Tensor, lam: float, idx: Tensor) -> dict[
         # The least an in-place MixUp does: gather the permuted batch once, then one lerp into X.
         return X.lerp_(X.index_select(0, idx_dev), 1.0 - lam)
 
-    if case.torch_dtype.is_floating_point:
-        methods['floor_mix'] = floor_mix
-    else:
-        methods['floor_mix'] = 'lerp takes floating-point tensors only'
+    def floor_cycle(X):
+        return by_cycles(idx, X, lambda dst, src: dst.lerp_(src, 1.0 - lam))
+
+    lerps = case.torch_dtype.is_floating_point
+    methods['floor_mix'] = floor_mix if lerps else 'lerp takes floating-point tensors only'
     methods['floor_gather'] = lambda X: X.index_select(0, idx_dev)
     methods['floor_clone'] = lambda X: X.clone()
-    if case.torch_dtype.is_floating_point:
-        methods['floor_cycle'] = lambda X: by_cycles(idx, X, lambda dst, src: dst.lerp_(src, 1.0 - lam))
-    else:
-        methods['floor_cycle'] = 'lerp takes floating-point tensors only'
+    methods['floor_cycle'] = floor_cycle if lerps else 'lerp takes floating-point tensors only'
     return methods
 
 
