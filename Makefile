@@ -15,7 +15,7 @@ FMNIST_DIR ?= /usr/share/datasets/fashion-mnist
 DEPS_HASH := $(shell cat setup.cfg pyproject.toml | sha256sum | cut -c1-16)
 STAMP     := $(VENV)/.installed-$(DEPS_HASH)-$(EXTRAS)
 
-.PHONY: install run test data bench study study-small preview ddp clean lint wheels gpu-data gpu-check
+.PHONY: install run test data bench study study-small study-capacity preview ddp clean lint wheels gpu-data gpu-check
 
 install: $(STAMP)
 
@@ -62,6 +62,16 @@ study:
 study-small:
 	@$(MAKE) --no-print-directory install EXTRAS=test,bench
 	$(PY) benchmarks/accuracy_study.py --name study_small --train-subset 2000 --epochs 100 --eval-interval 5ep $(ARGS)
+
+# The capacity point: 2k images, a ResNet-8 of width 32 that memorises them, 150 epochs, all four arms, 3 seeds;
+# two single-threaded processes side by side (about 1 h on 2 cores); then the tables and plots of all 12 runs.
+CAPACITY := --name study_capacity --train-subset 2000 --epochs 150 --eval-interval 10ep --set model.width=32 --threads 1
+study-capacity:
+	@$(MAKE) --no-print-directory install EXTRAS=test,bench
+	@mkdir -p runs; $(PY) benchmarks/accuracy_study.py $(CAPACITY) --arms baseline cutmix $(ARGS) > runs/study_capacity-a.log 2>&1 & pid=$$!; \
+	  $(PY) benchmarks/accuracy_study.py $(CAPACITY) --arms mixup mixup_cutmix $(ARGS); rc=$$?; \
+	  wait $$pid || { tail -n 20 runs/study_capacity-a.log; exit 1; }; exit $$rc
+	$(PY) benchmarks/accuracy_study.py $(CAPACITY) --report-only
 
 bench:
 	@$(MAKE) --no-print-directory install EXTRAS=test,bench

@@ -66,7 +66,7 @@ OCCLUSIONS = (0.10, 0.25, 0.50)
 LABELS = {
     'test_error': 'test error (%)', 'test_nll': 'test NLL', 'test_ece': 'ECE, 15 bins (%)',
     'occluded_10_error': 'error, 10% occluded (%)', 'occluded_25_error': 'error, 25% occluded (%)',
-    'occluded_50_error': 'error, 50% occluded (%)',
+    'occluded_50_error': 'error, 50% occluded (%)', 'train_error': 'train error, clean images (%)',
 }
 
 
@@ -78,7 +78,10 @@ def study_config(args: argparse.Namespace) -> dict:
     """The settings a stored run must share with this command to count as one of its runs."""
     if args.smoke:
         return {'smoke': True}
-    return {'epochs': args.epochs, 'train_subset': args.train_subset}
+    config = {'epochs': args.epochs, 'train_subset': args.train_subset}
+    if args.set:
+        config['set'] = sorted(args.set)
+    return config
 
 
 def overrides(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
@@ -96,7 +99,7 @@ def overrides(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
             o += [f'eval_interval={args.eval_interval}']
         if args.train_subset:
             o += [f'train_data.subset={args.train_subset}']
-    return o
+    return o + list(args.set)
 
 
 @torch.no_grad()
@@ -136,6 +139,23 @@ def evaluate(model: torch.nn.Module, loader, occlusion_seed: int = 1234) -> dict
     return out
 
 
+@torch.no_grad()
+def train_error(model: torch.nn.Module, data_cfg, seed: int) -> float:
+    """Error on the run's own training images, unaugmented and unmixed: 0 when the model has memorised them."""
+    from omegaconf import OmegaConf
+
+    cfg = {**OmegaConf.to_container(OmegaConf.create(data_cfg)), 'augment': False, 'shuffle': False,
+           'drop_last': False, 'batch_size': 500}
+    model.eval()
+    device = next(model.parameters()).device
+    n = correct = 0
+    for X, y in build_dataloader(cfg, train=True, seed=seed):
+        X, y = X.to(device), y.to(device)
+        correct += (model((X, y)).argmax(1) == y).sum().item()
+        n += len(y)
+    return 100 * (1 - correct / n)
+
+
 def curve(run_folder: str) -> dict[str, list]:
     """Eval error and train loss per logged step, from the run's metrics.jsonl."""
     epochs, errors, losses = [], [], []
@@ -167,6 +187,7 @@ def run_one(arm: str, seed: int, args: argparse.Namespace) -> dict:
     fit_s = time.perf_counter() - start
     eval_loader = build_dataloader(cfg.eval_data, train=False, seed=seed)
     result = evaluate(trainer.state.model, eval_loader)
+    result['train_error'] = train_error(trainer.state.model, cfg.train_data, seed)
     trainer.close()
     result.update(arm=arm, seed=seed, fit_time_s=fit_s, wall_time_s=time.perf_counter() - start,
                   epochs=int(trainer.state.timestamp.epoch),
@@ -233,7 +254,8 @@ def summarise(runs: list[dict]) -> dict[str, dict[str, tuple[float, float, int]]
         if not mine:
             continue
         table[arm] = {k: (statistics.mean(r[k] for r in mine),
-                          statistics.stdev(r[k] for r in mine) if len(mine) > 1 else 0.0, len(mine)) for k in LABELS}
+                          statistics.stdev(r[k] for r in mine) if len(mine) > 1 else 0.0, len(mine))
+                      for k in LABELS if all(k in r for r in mine)}  # runs stored before train_error lack it
     return table
 
 
@@ -266,7 +288,13 @@ def command(args: argparse.Namespace) -> str:
         parts += [] if args.train_subset == 15000 else ['--train-subset', str(args.train_subset)]
         parts += [] if args.epochs == 20 else ['--epochs', str(args.epochs)]
         parts += ['--eval-interval', args.eval_interval] if args.eval_interval else []
+        parts += ['--set', *args.set] if args.set else []
     return ' '.join(parts + ([] if args.seeds == [0, 1, 2] else ['--seeds', *map(str, args.seeds)]))
+
+
+def measured(table: dict) -> dict[str, str]:
+    """The rows of :data:`LABELS` that every arm of ``table`` has."""
+    return {k: v for k, v in LABELS.items() if all(k in m for m in table.values())}
 
 
 def _fmt(key: str) -> str:
@@ -296,25 +324,26 @@ def write_markdown(runs: list[dict], superseded: list[dict], table: dict, args: 
         '| metric (mean ± sd over seeds) | ' + ' | '.join(ARMS[a][1] for a in arms) + ' |',
         '|---' * (len(arms) + 1) + '|',
     ]
-    for key, label in LABELS.items():
+    for key, label in measured(table).items():
         cells = [f'{table[a][key][0]:{_fmt(key)}} ± {table[a][key][1]:{_fmt(key)}}' for a in arms]
         lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
     others = [a for a in arms if a != 'baseline']
     if 'baseline' in table and others:
         lines += ['', '| arm − baseline (± standard error) | ' + ' | '.join(ARMS[a][1] for a in others) + ' |',
                   '|---' * (len(others) + 1) + '|']
-        for key, label in LABELS.items():
+        for key, label in measured(table).items():
             cells = []
             for a in others:
                 d, se = delta(table, a, key)
                 cells.append(f'{d:+{_fmt(key)}} ± {se:{_fmt(key)}}')
             lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
-    lines += ['', '| run | test error (%) | NLL | ECE (%) | 10% / 25% / 50% occluded error (%) | fit time (s) | '
-              'threads |', '|---|---|---|---|---|---|---|']
+    lines += ['', '| run | test error (%) | NLL | ECE (%) | 10% / 25% / 50% occluded error (%) | train error (%) | '
+              'fit time (s) | threads |', '|---|---|---|---|---|---|---|---|']
     for r in sorted(runs, key=lambda r: (list(ARMS).index(r['arm']), r['seed'])):
+        train = f'{r["train_error"]:.2f}' if 'train_error' in r else '—'
         lines.append(f'| {ARMS[r["arm"]][1]} seed {r["seed"]} | {r["test_error"]:.2f} | {r["test_nll"]:.3f} | '
                      f'{r["test_ece"]:.2f} | {r["occluded_10_error"]:.2f} / {r["occluded_25_error"]:.2f} / '
-                     f'{r["occluded_50_error"]:.2f} | {r["fit_time_s"]:.0f} | {r.get("threads", 2)} |')
+                     f'{r["occluded_50_error"]:.2f} | {train} | {r["fit_time_s"]:.0f} | {r.get("threads", 2)} |')
     if superseded:
         lines += ['', 'Superseded runs (kept in the runs file, left out of the tables above):', '',
                   '| run | why | test error (%) | NLL | ECE (%) | 10% / 25% / 50% occluded error (%) |',
@@ -384,7 +413,7 @@ def plot(runs: list[dict], table: dict, out: Path, name: str) -> None:
     fig.savefig(out / f'{name}_curves.png', dpi=110)
     plt.close(fig)
 
-    keys = list(LABELS)
+    keys = list(measured(table))
     others = [a for a in arms if a != 'baseline'] if 'baseline' in table else []
     rows = 2 if others else 1
     fig, axes = plt.subplots(rows, len(keys), figsize=(2.6 * len(keys), 3.5 * rows + 0.4), squeeze=False)
@@ -450,6 +479,8 @@ def main(argv=None) -> int:
     parser.add_argument('--runs', default=str(REPO / 'runs' / 'study'), help='run folders (metrics.jsonl)')
     parser.add_argument('--eval-interval', default=None,
                         help="how often the learning curve is sampled on the test set (e.g. 5ep; default: the YAML's 1ep)")
+    parser.add_argument('--set', nargs='+', default=[], metavar='KEY=VALUE',
+                        help='config overrides for every arm (e.g. model.width=32); part of the study\'s settings')
     parser.add_argument('--threads', type=int, default=0, help='torch CPU threads per run (0: torch\'s default)')
     parser.add_argument('--smoke', action='store_true', help='4 batches per run on a data subset, one seed')
     parser.add_argument('--fresh', action='store_true', help='train every run again (the stored ones are replaced)')
