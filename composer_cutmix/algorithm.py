@@ -1,16 +1,16 @@
-"""CutMix, MixUp and the MixUp/CutMix switch as Composer algorithms: thin routers from events to the functions.
+"""CutMix, MixUp and the MixUp/CutMix switch as Composer algorithms: thin routers from events onto the mixing core.
 
-All three share one contract, implemented once in :class:`MixingAlgorithm`:
+Each algorithm holds a :class:`~composer_cutmix.mixer.Mixer` (what to draw) and shares one contract, implemented
+once in :class:`MixingAlgorithm`:
 
 * ``Event.INIT``: take ``num_classes`` from the model when it is not given (refuse a mismatch), refuse a second
   mixing algorithm in the same Trainer, make the model's loss take dense targets, seed the algorithm's own CPU
   generator from the trainer's seed.
-* ``Event.FIT_START``: score multiclass/multilabel training metrics against each sample's dominant label.
-* ``Event.AFTER_DATALOADER`` (training only): check the batch on the host, draw the parameters on the CPU, move
-  ``state.batch`` to ``state.device`` and mix it there; one draw per minibatch, shared by all its microbatches.
-
-A subclass only says how to draw (:meth:`MixingAlgorithm.sample`); applying any draw is
-:func:`~composer_cutmix.functional.apply_params`.
+* ``Event.FIT_START``: wrap multiclass/multilabel training metrics in
+  :class:`~composer_cutmix.metrics.DominantLabel`.
+* ``Event.AFTER_DATALOADER`` (training only): check the batch on the host, draw on the CPU, move ``state.batch``
+  to ``state.device`` and mix it there (:func:`~composer_cutmix.mixing.apply`,
+  :func:`~composer_cutmix.mixing.mix_targets`); one draw per minibatch, shared by all its microbatches.
 """
 
 from __future__ import annotations
@@ -20,37 +20,31 @@ from typing import Any, Callable, Optional, Union
 
 import numpy as np
 import torch
+from composer.algorithms import CutMix as ComposerCutMix
+from composer.algorithms import LabelSmoothing
+from composer.algorithms import MixUp as ComposerMixUp
 from composer.core import Algorithm, Event, State, Time, TimeUnit
 from composer.loggers import Logger
 from composer.utils import batch_get, batch_set
 from torch import Tensor
 
-from composer_cutmix.functional import (
+from composer_cutmix.loss import attach_dense_loss
+from composer_cutmix.metrics import DominantLabel, takes_hard_targets
+from composer_cutmix.mixer import Mixer
+from composer_cutmix.mixing import (
     MixingError,
     MixParams,
-    apply_params,
+    apply,
     check_alpha,
+    check_flag,
     check_input,
     check_mask_targets,
-    check_minmax,
-    check_mode,
     check_n_classes,
     check_placement,
-    check_probability,
-    check_switch,
     check_targets,
     mix_targets,
-    sample_mixup_params,
-    sample_mixup_params_elem,
-    sample_params,
-    sample_params_elem,
-    sample_switch_params,
-    sample_switch_params_elem,
-    smooth_targets,
     to_device,
 )
-from composer_cutmix.loss import attach_dense_loss
-from composer_cutmix.metrics import score_against_dominant_label, takes_hard_targets
 
 __all__ = ['CutMix', 'MixUp', 'MixUpCutMix', 'MixingAlgorithm', 'is_mixing_algorithm', 'model_num_classes']
 
@@ -71,25 +65,7 @@ def model_num_classes(model: Any) -> Optional[int]:
 
 def is_mixing_algorithm(algorithm: Any) -> bool:
     """True for any algorithm that mixes batches: ours, and Composer's ``CutMix`` and ``MixUp``."""
-    from composer.algorithms import CutMix as ComposerCutMix
-    from composer.algorithms import MixUp as ComposerMixUp
-
     return isinstance(algorithm, (MixingAlgorithm, ComposerCutMix, ComposerMixUp))
-
-
-def _describe(algorithm: Any) -> str:
-    module = type(algorithm).__module__
-    owner = 'Composer\'s ' if module.startswith('composer.') else ''
-    return f'{owner}{type(algorithm).__name__}'
-
-
-def _replaced(batch: Any, key: Key, value: Any) -> Any:
-    """``batch`` with ``key`` set to ``value``, leaving ``batch`` itself as it was (a shallow copy is set)."""
-    if isinstance(batch, dict):
-        batch = dict(batch)
-    elif isinstance(batch, list):
-        batch = list(batch)
-    return batch_set(batch, key, value)
 
 
 def _parse_stop_at(stop_at: Union[None, str, int, Time]) -> Optional[Time]:
@@ -108,10 +84,10 @@ def _parse_stop_at(stop_at: Union[None, str, int, Time]) -> Optional[Time]:
     return t
 
 
-def _check_flag(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise MixingError(f'{name} must be True or False, got {value!r}.')
-    return value
+def _replaced(batch: Any, key: Key, value: Any) -> Any:
+    """``batch`` with ``key`` set to ``value``, leaving ``batch`` itself as it was (a shallow copy is set)."""
+    return batch_set(dict(batch) if isinstance(batch, dict) else list(batch) if isinstance(batch, list) else batch,
+                     key, value)
 
 
 def _check_num_classes(num_classes: Any) -> Optional[int]:
@@ -119,25 +95,23 @@ def _check_num_classes(num_classes: Any) -> Optional[int]:
         return None
     if isinstance(num_classes, float):
         raise MixingError(
-            f'num_classes must be an integer >= 1 (or None: taken from the model), got {num_classes!r}. Composer\'s '
+            f"num_classes must be an integer >= 1 (or None: taken from the model), got {num_classes!r}. Composer's "
             f'CutMix/MixUp take alpha first; here pass it by name: alpha={num_classes!r}.',
         )
     return check_n_classes(num_classes, 'num_classes')
 
 
 class MixingAlgorithm(Algorithm):
-    """What every mixing algorithm of this package shares; subclasses implement :meth:`sample`.
+    """What every mixing algorithm of this package shares: the events, routed onto its :attr:`mixer`.
 
     Args:
+        mixer: what to draw (:class:`~composer_cutmix.mixer.Mixer`); its generator is seeded at INIT.
         num_classes: width of the dense targets; ``None`` takes it from the model at ``Event.INIT``.
         input_key: where the input sits in the batch: an index, a dict key, or a ``(getter, setter)`` pair.
         target_key: where the target sits in the batch, likewise.
-        prob: probability of mixing a batch; the others pass through with one-hot dense targets.
         stop_at: stop mixing from this point on (``'0.9dur'``, ``'20ep'``, ``'5000ba'``); ``None`` never stops.
-        mode: ``'batch'`` (one draw for the batch) or ``'elem'`` (one per sample).
         interpolate_loss: keep index targets and train on ``lam * loss(y) + (1 - lam) * loss(y[perm])``.
         target_type: ``'labels'`` or ``'mask'`` (segmentation; CutMix only).
-        label_smoothing: smooth the dense targets, ``(1 - s) * y + s / C``.
         log_params: send each draw (``lam``, the box) to Composer's loggers.
         check_loss: make/verify at INIT that the model's loss takes dense targets.
     """
@@ -147,63 +121,47 @@ class MixingAlgorithm(Algorithm):
 
     def __init__(
         self,
+        mixer: Mixer,
         num_classes: Optional[int] = None,
         *,
         input_key: Key = 0,
         target_key: Key = 1,
-        prob: float = 1.0,
         stop_at: Union[None, str, int, Time] = None,
-        mode: str = 'batch',
         interpolate_loss: bool = False,
         target_type: str = 'labels',
-        label_smoothing: float = 0.0,
         log_params: bool = False,
         check_loss: bool = True,
     ) -> None:
-        self._num_classes_arg = _check_num_classes(num_classes)
-        self.num_classes = self._num_classes_arg
-        self.prob = check_probability(prob, 'prob')
-        check_mode(mode, target_type)
-        self.interpolate_loss = _check_flag('interpolate_loss', interpolate_loss)
-        self.log_params = _check_flag('log_params', log_params)
-        self.check_loss = _check_flag('check_loss', check_loss)
-        self.label_smoothing = check_probability(label_smoothing, 'label_smoothing')
-        if interpolate_loss and mode == 'elem':
+        self.mixer = mixer
+        self._num_classes_arg = self.num_classes = _check_num_classes(num_classes)
+        self.interpolate_loss = check_flag('interpolate_loss', interpolate_loss)
+        self.log_params = check_flag('log_params', log_params)
+        self.check_loss = check_flag('check_loss', check_loss)
+        if target_type not in ('labels', 'mask'):
+            raise MixingError(f"target_type must be 'labels' (class labels/dense targets) or 'mask' (segmentation), "
+                              f'got {target_type!r}.')
+        if interpolate_loss and (mixer.mode == 'elem' or target_type == 'mask'):
             raise MixingError(
-                "interpolate_loss=True needs one lam per batch; use mode='batch', or keep interpolate_loss=False "
-                "(dense targets) for mode='elem'.",
+                "interpolate_loss=True needs one lam per batch and class labels; use mode='batch' and "
+                "target_type='labels', or keep interpolate_loss=False (dense targets).",
             )
-        if interpolate_loss and target_type == 'mask':
-            raise MixingError("interpolate_loss=True applies to class labels; with target_type='mask' the mask is "
-                              'pasted.')
-        self.input_key = input_key
-        self.target_key = target_key
+        self.input_key, self.target_key, self.target_type = input_key, target_key, target_type
         self._stop_at_arg = stop_at
         self.stop_at = _parse_stop_at(stop_at)
-        self.mode = mode
-        self.target_type = target_type
-
-        self._generator: Optional[torch.Generator] = None
         self._stopped = False
-        #: The last draw (a params dataclass whose type names the op), or None when the batch passed through.
+        #: The last draw (:class:`~composer_cutmix.mixing.MixParams`, ``.op`` names the op), None when unmixed.
         self.last_params: Optional[MixParams] = None
+        #: The labels of the last batch before mixing (on the device), for pictures and logs.
+        self.last_labels: Optional[Tensor] = None
         # interpolate_loss: the two label sets of the current batch and where the next microbatch starts.
         self._y_a: Optional[Tensor] = None
         self._y_b: Optional[Tensor] = None
         self._lam = 1.0
         self._cursor = 0
 
-    # ------------------------------------------------------------------------------------------ what differs
-
-    def sample(self, n: int, img_h: int, img_w: int) -> Optional[MixParams]:
-        """The parameters of one mixed batch of ``n`` images of ``img_h x img_w``, from :attr:`generator`."""
-        raise NotImplementedError
-
-    def draw(self, n: int, img_h: int, img_w: int) -> Optional[MixParams]:
-        """Whether this batch is mixed (``prob``) and, if so, its parameters; ``None`` passes it through."""
-        if self.prob < 1.0 and not bool(torch.rand((), generator=self.generator) < self.prob):
-            return None
-        return self.sample(n, img_h, img_w)
+    prob = property(lambda self: self.mixer.prob, doc='The chance a batch is mixed.')
+    mode = property(lambda self: self.mixer.mode, doc="``'batch'`` or ``'elem'``.")
+    label_smoothing = property(lambda self: self.mixer.label_smoothing, doc='Smoothing of the dense targets.')
 
     def _repr_args(self) -> dict[str, tuple[Any, Any]]:
         """``name -> (value, default)`` of the constructor arguments, for ``repr``."""
@@ -229,7 +187,7 @@ class MixingAlgorithm(Algorithm):
         if event == Event.INIT:
             self._on_init(state)
         elif event == Event.FIT_START:
-            self._on_fit_start(state)
+            self._score_against_dominant_label(state)
         elif event == Event.AFTER_DATALOADER:
             self._mix(state, logger)
         elif event == Event.BEFORE_TRAIN_BATCH:
@@ -241,85 +199,82 @@ class MixingAlgorithm(Algorithm):
         name = type(self).__name__
         others = [a for a in state.algorithms if a is not self and is_mixing_algorithm(a)]
         if others:
+            owner = '' if isinstance(others[0], MixingAlgorithm) else "Composer's "
             raise MixingError(
-                f'{name} and {_describe(others[0])} are both in Trainer(algorithms=...): each mixes every batch, so '
-                f'every batch would be mixed twice. Keep one mixer; to use MixUp and CutMix together, use '
+                f'{name} and {owner}{type(others[0]).__name__} are both in Trainer(algorithms=...): each mixes every '
+                f'batch, so every batch would be mixed twice. Keep one mixer; to use MixUp and CutMix together, use '
                 f'MixUpCutMix(mixup_alpha=0.8, cutmix_alpha=1.0, switch_prob=0.5), which picks one of them per batch.',
             )
-        self._resolve_num_classes(state.model)
+        self.num_classes = self._resolve_num_classes(state.model)
         self._seed(state.seed)
-        smoothing = [a for a in state.algorithms if type(a).__name__ == 'LabelSmoothing']
-        if smoothing and self.interpolate_loss:
-            raise MixingError(
-                f'{name}(interpolate_loss=True) recomputes the loss from index labels, which would drop what '
-                "Composer's LabelSmoothing did to the targets. Use ComposerClassifier(loss_fn="
-                'torch.nn.CrossEntropyLoss(label_smoothing=...)) instead, or interpolate_loss=False.',
-            )
-        if smoothing and self.label_smoothing > 0:
-            raise MixingError(
-                f"{name}(label_smoothing={self.label_smoothing}) and Composer's LabelSmoothing would smooth the "
-                f'targets twice. Keep one: drop LabelSmoothing, or set label_smoothing=0.',
-            )
+        if any(isinstance(a, LabelSmoothing) for a in state.algorithms):
+            if self.interpolate_loss:
+                raise MixingError(
+                    f'{name}(interpolate_loss=True) recomputes the loss from index labels, which would drop what '
+                    "Composer's LabelSmoothing did to the targets. Use ComposerClassifier(loss_fn="
+                    'torch.nn.CrossEntropyLoss(label_smoothing=...)) instead, or interpolate_loss=False.',
+                )
+            if self.label_smoothing > 0:
+                raise MixingError(
+                    f"{name}(label_smoothing={self.label_smoothing}) and Composer's LabelSmoothing would smooth the "
+                    f'targets twice. Keep one: drop LabelSmoothing, or set label_smoothing=0.',
+                )
         if self.target_type == 'labels' and self.check_loss:
             log.info('%s: %s', name, attach_dense_loss(state.model, self.num_classes))
 
-    def _resolve_num_classes(self, model: Any) -> None:
-        name = type(self).__name__
-        declared = model_num_classes(model)
-        if self._num_classes_arg is None:
-            if declared is None:
-                raise MixingError(
-                    f'{name}(num_classes=None) takes the class count from the model, but {type(model).__name__} '
-                    f'declares none (no integer num_classes on it or on its .module). Pass it: '
-                    f'{name}(num_classes=...), or build the model as ComposerClassifier(net, num_classes=...).',
-                )
-            self.num_classes = declared
-        elif declared is not None and declared != self._num_classes_arg:
+    def _resolve_num_classes(self, model: Any) -> int:
+        name, given, declared = type(self).__name__, self._num_classes_arg, model_num_classes(model)
+        if given is None and declared is None:
             raise MixingError(
-                f'{name}(num_classes={self._num_classes_arg}) does not match the model, which has num_classes='
-                f'{declared}. Pass num_classes={declared}, or leave num_classes out to take it from the model.',
+                f'{name}(num_classes=None) takes the class count from the model, but {type(model).__name__} '
+                f'declares none (no integer num_classes on it or on its .module). Pass it: '
+                f'{name}(num_classes=...), or build the model as ComposerClassifier(net, num_classes=...).',
             )
-        else:
-            self.num_classes = self._num_classes_arg
+        if given is not None and declared is not None and declared != given:
+            raise MixingError(
+                f'{name}(num_classes={given}) does not match the model, which has num_classes={declared}. '
+                f'Pass num_classes={declared}, or leave num_classes out to take it from the model.',
+            )
+        return given if given is not None else declared
 
-    def _on_fit_start(self, state: State) -> None:
+    def _score_against_dominant_label(self, state: State) -> None:
         if self.target_type != 'labels' or not state.train_metrics:
             return
-        for name, metric in state.train_metrics.items():
-            if takes_hard_targets(metric) and score_against_dominant_label(metric):
-                log.info('%s: training metric %s is scored against each sample\'s dominant label.',
+        for name, metric in list(state.train_metrics.items()):
+            if takes_hard_targets(metric):
+                state.train_metrics[name] = DominantLabel(metric)
+                log.info("%s: training metric %s is scored against each sample's dominant label.",
                          type(self).__name__, name)
 
     def _seed(self, seed: int) -> None:
         # A stream of its own, decorrelated from torch's global RNG (which Composer seeds with the same number).
         derived = int(np.random.SeedSequence([int(seed), 0xC07C]).generate_state(1, np.uint64)[0] >> 1)
-        self._generator = torch.Generator().manual_seed(derived)
+        self.mixer.generator = torch.Generator().manual_seed(derived)
 
     @property
     def generator(self) -> torch.Generator:
         """The algorithm's own CPU generator (seeded at INIT; from torch's initial seed when driven by hand)."""
-        if self._generator is None:
+        if self.mixer.generator is None:
             self._seed(torch.initial_seed())
-        return self._generator
+        return self.mixer.generator
 
     @generator.setter
     def generator(self, generator: torch.Generator) -> None:
         if not isinstance(generator, torch.Generator) or generator.device.type != 'cpu':
             raise MixingError(f'generator must be a CPU torch.Generator, got {generator!r}.')
-        self._generator = generator
+        self.mixer.generator = generator
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
-        if self._generator is not None:
-            state['generator'] = self._generator.get_state()
+        if self.mixer.generator is not None:
+            state['generator'] = self.mixer.generator.get_state()
         state['stopped'] = self._stopped
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if 'generator' in state:
-            if self._generator is None:
-                self._generator = torch.Generator()
-            self._generator.set_state(state['generator'])
+            self.generator = self.mixer.generator or torch.Generator()
+            self.mixer.generator.set_state(state['generator'])
         self._stopped = bool(state.get('stopped', False))
 
     # ----------------------------------------------------------------------------------------------- mixing
@@ -329,11 +284,10 @@ class MixingAlgorithm(Algorithm):
             return self._stopped
         if self.stop_at.unit == TimeUnit.DURATION:
             elapsed = state.get_elapsed_duration()
-            reached = elapsed is not None and elapsed >= self.stop_at
+            self._stopped = elapsed is not None and elapsed >= self.stop_at
         else:
-            reached = state.timestamp.get(self.stop_at.unit) >= self.stop_at
-        if reached:
-            self._stopped = True
+            self._stopped = state.timestamp.get(self.stop_at.unit) >= self.stop_at
+        if self._stopped:
             log.info('%s: stop_at=%s reached at %s; batches pass through unmixed from now on.',
                      type(self).__name__, self.stop_at, state.timestamp.batch)
             logger.log_metrics({f'{self.log_prefix}/active': 0.0})
@@ -344,12 +298,8 @@ class MixingAlgorithm(Algorithm):
         if self.num_classes is None:
             raise MixingError(f'{type(self).__name__} does not know num_classes yet: pass num_classes=..., or let a '
                               f'Trainer run Event.INIT, which takes it from the model.')
-        if not isinstance(X, Tensor):
-            raise MixingError(
-                f'{type(self).__name__} needs the input at input_key={self.input_key!r} to be a tensor (N, ..., H, W), '
-                f'got {type(X).__name__}. Set input_key/target_key to where your batch keeps them.',
-            )
-        n, img_h, img_w = check_input(X)
+        where = f'the input at input_key={self.input_key!r} (set input_key/target_key to where your batch keeps them)'
+        n, img_h, img_w = check_input(X, where)
         if self.target_type == 'mask':
             check_mask_targets(y, n, img_h, img_w)
         else:
@@ -360,34 +310,29 @@ class MixingAlgorithm(Algorithm):
         batch = state.batch
         X, y = batch_get(batch, self.input_key), batch_get(batch, self.target_key)
         n, img_h, img_w = self._validate(X, y)
-        params = None if self._is_stopped(state, logger) else self.draw(n, img_h, img_w)
+        if self.mixer.generator is None:
+            self._seed(torch.initial_seed())
+        params = None if self._is_stopped(state, logger) else self.mixer.draw(n, img_h, img_w)
         self.last_params = params
 
         moved = state.device.batch_to_device(batch)
         X_dev, y_dev = batch_get(moved, self.input_key), batch_get(moved, self.target_key)
         # Mix in place only in a copy the move made; never in memory the dataloader may still own.
         own_copy = X_dev.device != X.device or X_dev.data_ptr() != X.data_ptr()
-        X_new = X_dev if params is None else apply_params(X_dev, params, inplace=own_copy)
-        moved = batch_set(moved, self.input_key, X_new)
+        moved = batch_set(moved, self.input_key, apply(X_dev, params, inplace=own_copy))
+        self.last_labels = y_dev
         state.batch = batch_set(moved, self.target_key, self._targets(y_dev, params))
-        self._log(params, logger)
+        values = {'lam': 1.0} if params is None else params.as_dict()
+        log.debug('%s draw: %s %s', type(self).__name__, None if params is None else params.op, values)
+        if self.log_params:
+            logger.log_metrics({f'{self.log_prefix}/{k}': float(v) for k, v in values.items()})
 
     def _targets(self, y: Tensor, params: Optional[MixParams]) -> Tensor:
         if self.target_type == 'mask':
-            return y if params is None else apply_params(y, params)
+            return apply(y, params)
         if self.interpolate_loss:
             return self._prepare_interpolation(y, params)
-        if params is None:  # one target format for the loss whether or not this batch was mixed
-            dense = mix_targets(y, 1.0, torch.arange(y.shape[0]), self.num_classes)
-        else:
-            dense = mix_targets(y, params.lam, params.indices, self.num_classes)
-        return smooth_targets(dense, self.label_smoothing)
-
-    def _log(self, params: Optional[MixParams], logger: Logger) -> None:
-        values = {'lam': 1.0} if params is None else params.as_dict()
-        log.debug('%s draw: %s %s', type(self).__name__, type(params).__name__, values)
-        if self.log_params:
-            logger.log_metrics({f'{self.log_prefix}/{k}': float(v) for k, v in values.items()})
+        return mix_targets(y, params, self.num_classes, smoothing=self.label_smoothing)
 
     # --------------------------------------------------------------------------------------- interpolate_loss
 
@@ -397,8 +342,7 @@ class MixingAlgorithm(Algorithm):
             return y
         if y.ndim != 1:
             raise MixingError('interpolate_loss=True needs (N,) index targets; dense targets are mixed directly.')
-        self._y_a = y
-        self._y_b = y.index_select(0, to_device(params.indices, y.device))
+        self._y_a, self._y_b = y, y.index_select(0, to_device(params.indices, y.device))
         self._lam = float(params.lam)
         # The batch carries each sample's dominant label, so training metrics score what mostly fills the image.
         return self._y_a if self._lam >= 0.5 else self._y_b
@@ -406,8 +350,7 @@ class MixingAlgorithm(Algorithm):
     def _interpolate_loss(self, state: State) -> None:
         if self._y_a is None:
             return
-        target = batch_get(state.batch, self.target_key)
-        m = target.shape[0]
+        m = batch_get(state.batch, self.target_key).shape[0]
         rows = slice(self._cursor, self._cursor + m)
         self._cursor += m
         if not isinstance(state.loss, Tensor) or not isinstance(state.outputs, Tensor):
@@ -442,7 +385,8 @@ class CutMix(MixingAlgorithm):
         input_key: where the input sits in the batch: an index, a dict key, or a ``(getter, setter)`` pair.
         target_key: where the target sits in the batch, likewise.
         keep_box_inside: place the whole box inside the image (never clipped), so the area used is the area drawn.
-        prob: probability of mixing a batch; the others pass through with one-hot dense targets.
+        prob: probability of mixing a batch (``mode='elem'``: a sample); the others pass through with one-hot
+            dense targets.
         stop_at: stop mixing from this point on (``'0.9dur'``, ``'20ep'``, ``'5000ba'``); ``None`` never stops.
         mode: ``'batch'`` (the paper: one box for the batch) or ``'elem'`` (one box and ``lam`` per sample).
         target_type: ``'labels'`` (class labels or dense targets) or ``'mask'`` (segmentation: the same box is
@@ -478,18 +422,14 @@ class CutMix(MixingAlgorithm):
         log_params: bool = False,
         check_loss: bool = True,
     ) -> None:
-        super().__init__(num_classes, input_key=input_key, target_key=target_key, prob=prob, stop_at=stop_at,
-                         mode=mode, interpolate_loss=interpolate_loss, target_type=target_type, log_params=log_params,
-                         check_loss=check_loss)
         self.alpha = check_alpha(alpha)
-        check_placement(uniform_sampling, keep_box_inside)
-        self.uniform_sampling = uniform_sampling
-        self.keep_box_inside = keep_box_inside
-
-    def sample(self, n: int, img_h: int, img_w: int) -> MixParams:
-        sampler = sample_params_elem if self.mode == 'elem' else sample_params
-        return sampler(n, img_h, img_w, self.alpha, uniform_sampling=self.uniform_sampling,
-                       keep_box_inside=self.keep_box_inside, generator=self.generator)
+        placement = check_placement(uniform_sampling, keep_box_inside)
+        self.uniform_sampling, self.keep_box_inside = uniform_sampling, keep_box_inside
+        mixer = Mixer(mixup_alpha=0.0, cutmix_alpha=self.alpha, prob=prob, mode=mode, label_smoothing=0.0,
+                      placement=placement)
+        super().__init__(mixer, num_classes, input_key=input_key, target_key=target_key, stop_at=stop_at,
+                         interpolate_loss=interpolate_loss, target_type=target_type, log_params=log_params,
+                         check_loss=check_loss)
 
     def _repr_args(self) -> dict[str, tuple[Any, Any]]:
         return {'alpha': (self.alpha, None), 'uniform_sampling': (self.uniform_sampling, False),
@@ -532,13 +472,10 @@ class MixUp(MixingAlgorithm):
         log_params: bool = False,
         check_loss: bool = True,
     ) -> None:
-        super().__init__(num_classes, input_key=input_key, target_key=target_key, prob=prob, stop_at=stop_at,
-                         mode=mode, interpolate_loss=interpolate_loss, log_params=log_params, check_loss=check_loss)
         self.alpha = check_alpha(alpha)
-
-    def sample(self, n: int, img_h: int, img_w: int) -> MixParams:
-        sampler = sample_mixup_params_elem if self.mode == 'elem' else sample_mixup_params
-        return sampler(n, self.alpha, generator=self.generator)
+        mixer = Mixer(mixup_alpha=self.alpha, cutmix_alpha=0.0, prob=prob, mode=mode, label_smoothing=0.0)
+        super().__init__(mixer, num_classes, input_key=input_key, target_key=target_key, stop_at=stop_at,
+                         interpolate_loss=interpolate_loss, log_params=log_params, check_loss=check_loss)
 
     def _repr_args(self) -> dict[str, tuple[Any, Any]]:
         return {'alpha': (self.alpha, None), **super()._repr_args(),
@@ -548,11 +485,11 @@ class MixUp(MixingAlgorithm):
 class MixUpCutMix(MixingAlgorithm):
     """The modern recipe's switch (DeiT, Swin, ConvNeXt, timm's ``Mixup``): CutMix or MixUp, picked per batch.
 
-    timm's ``Mixup`` semantics argument for argument, with the contract of :class:`CutMix`: ``prob`` is the chance
-    a batch is mixed at all; with both alphas ``> 0`` a mixed batch uses CutMix with probability ``switch_prob``,
-    else MixUp; an alpha of 0 turns that op off. ``last_params`` is a
-    :class:`~composer_cutmix.functional.CutMixParams` or :class:`~composer_cutmix.functional.MixUpParams` (or,
-    in ``mode='elem'``, a :class:`~composer_cutmix.functional.MixUpCutMixElemParams`), or None when unmixed.
+    timm's ``Mixup`` semantics argument for argument (it is a :class:`~composer_cutmix.mixer.Mixer` behind the
+    contract of :class:`CutMix`): ``prob`` is the chance a batch is mixed at all; with both alphas ``> 0`` a mixed
+    batch uses CutMix with probability ``switch_prob``, else MixUp; an alpha of 0 turns that op off.
+    ``last_params.op`` says which op a batch got (``'mixup_cutmix'`` for a per-sample draw), and ``last_params`` is
+    None when the batch was not mixed.
 
     Args:
         num_classes: number of classes; ``None`` (default) takes it from the model at INIT.
@@ -592,29 +529,15 @@ class MixUpCutMix(MixingAlgorithm):
         log_params: bool = False,
         check_loss: bool = True,
     ) -> None:
-        super().__init__(num_classes, input_key=input_key, target_key=target_key, prob=prob, stop_at=stop_at,
-                         mode=mode, label_smoothing=label_smoothing, log_params=log_params, check_loss=check_loss)
-        self.mixup_alpha = check_alpha(mixup_alpha, 'mixup_alpha', allow_zero=True)
-        self.cutmix_alpha = check_alpha(cutmix_alpha, 'cutmix_alpha', allow_zero=True)
-        self.switch_prob = check_probability(switch_prob, 'switch_prob')
-        self.cutmix_minmax = check_minmax(cutmix_minmax)
-        self.correct_lam = _check_flag('correct_lam', correct_lam)
-        check_switch(self.mixup_alpha, self.cutmix_alpha, self.cutmix_minmax)
+        mixer = Mixer(mixup_alpha, cutmix_alpha, cutmix_minmax, prob, switch_prob, mode, correct_lam, label_smoothing)
+        super().__init__(mixer, num_classes, input_key=input_key, target_key=target_key, stop_at=stop_at,
+                         log_params=log_params, check_loss=check_loss)
 
-    def _switch_kwargs(self) -> dict[str, Any]:
-        return {'mixup_alpha': self.mixup_alpha, 'cutmix_alpha': self.cutmix_alpha, 'switch_prob': self.switch_prob,
-                'cutmix_minmax': self.cutmix_minmax, 'correct_lam': self.correct_lam}
-
-    def draw(self, n: int, img_h: int, img_w: int) -> Optional[MixParams]:
-        if self.mode == 'elem':  # timm: prob, the op and the draw are all per sample
-            params = sample_switch_params_elem(n, img_h, img_w, prob=self.prob, **self._switch_kwargs(),
-                                               generator=self.generator)
-            mixed = bool(params.use_cutmix.any()) or bool((params.lam < 1).any())
-            return params if mixed else None  # no sample drawn for mixing: the batch passes through
-        return super().draw(n, img_h, img_w)
-
-    def sample(self, n: int, img_h: int, img_w: int) -> MixParams:
-        return sample_switch_params(n, img_h, img_w, **self._switch_kwargs(), generator=self.generator)
+    mixup_alpha = property(lambda self: self.mixer.mixup_alpha)
+    cutmix_alpha = property(lambda self: self.mixer.cutmix_alpha)
+    switch_prob = property(lambda self: self.mixer.switch_prob)
+    cutmix_minmax = property(lambda self: self.mixer.cutmix_minmax)
+    correct_lam = property(lambda self: self.mixer.correct_lam)
 
     def _repr_args(self) -> dict[str, tuple[Any, Any]]:
         return {'mixup_alpha': (self.mixup_alpha, None), 'cutmix_alpha': (self.cutmix_alpha, None),

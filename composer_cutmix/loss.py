@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from composer_cutmix.functional import MixingError
+from composer_cutmix.mixing import MixingError
 
 __all__ = ['DenseCrossEntropyLoss', 'LossIncompatibleError', 'attach_dense_loss', 'dense_cross_entropy']
 

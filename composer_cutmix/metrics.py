@@ -1,12 +1,12 @@
-"""Training metrics that stay truthful when CutMix, MixUp or the switch make the targets dense.
+"""Training metrics that stay truthful when a mixer makes the targets dense.
 
-Composer scores training metrics on a copy of each microbatch taken before ``Event.BEFORE_FORWARD``. Once CutMix
-has made the targets ``(N, C)`` distributions, torchmetrics' multiclass metrics either report 0.0
-(``MulticlassAccuracy(average='micro')`` reads the float rows as multi-dim labels) or crash (``average='macro'``
-ends in ``bincount``). CutMix therefore scores those metrics against each sample's *dominant label*: the label
-with the larger weight, i.e. the image that covers the larger part of the mixed picture. Training accuracy then
-answers "did the model name the main content of what it saw", which is comparable across runs with and without
-CutMix (it is exactly ordinary accuracy on unmixed batches). Evaluation metrics are never touched.
+Composer scores training metrics on each microbatch. Once a mixer has made the targets ``(N, C)`` distributions,
+torchmetrics' multiclass metrics either report 0.0 (``MulticlassAccuracy(average='micro')`` reads the float rows as
+multi-dim labels) or crash (``average='macro'`` ends in ``bincount``). The mixing algorithms therefore wrap those
+metrics in :class:`DominantLabel`, which scores them against each sample's *dominant label*: the label with the
+larger weight, i.e. the image that covers the larger part of the mixed picture. Training accuracy then answers "did
+the model name the main content of what it saw", which is comparable across runs with and without mixing (it is
+exactly ordinary accuracy on unmixed batches). Evaluation metrics are never touched.
 """
 
 from __future__ import annotations
@@ -15,17 +15,9 @@ from typing import Any
 
 from torch import Tensor
 from torchmetrics import Metric
+from torchmetrics.wrappers.abstract import WrapperMetric
 
-__all__ = [
-    'dominant_label',
-    'present_labels',
-    'score_against_dominant_label',
-    'takes_hard_targets',
-    'takes_index_targets',
-    'takes_multilabel_targets',
-]
-
-_FLAG = '_cutmix_dominant_label'
+__all__ = ['DominantLabel', 'dominant_label', 'present_labels', 'takes_hard_targets']
 
 
 def dominant_label(target: Tensor) -> Tensor:
@@ -38,47 +30,61 @@ def present_labels(target: Tensor) -> Tensor:
     return (target >= 0.5).long()
 
 
-def _is_torchmetrics(metric: Metric, prefix: str) -> bool:
-    return type(metric).__module__.startswith('torchmetrics') and type(metric).__name__.startswith(prefix)
-
-
-def takes_index_targets(metric: Metric) -> bool:
-    """True for torchmetrics' multiclass metrics, which need index targets."""
-    return _is_torchmetrics(metric, 'Multiclass')
-
-
-def takes_multilabel_targets(metric: Metric) -> bool:
-    """True for torchmetrics' multilabel metrics, which need 0/1 targets."""
-    return _is_torchmetrics(metric, 'Multilabel')
+def _family(metric: Metric) -> str:
+    """``'Multiclass'``, ``'Multilabel'`` or ``''``: which of torchmetrics' classification families ``metric`` is."""
+    name = type(metric).__name__
+    if not type(metric).__module__.startswith('torchmetrics'):
+        return ''
+    return next((f for f in ('Multiclass', 'Multilabel') if name.startswith(f)), '')
 
 
 def takes_hard_targets(metric: Metric) -> bool:
-    """True for the metrics :func:`score_against_dominant_label` is for: multiclass or multilabel torchmetrics."""
-    return takes_index_targets(metric) or takes_multilabel_targets(metric)
+    """True for the metrics :class:`DominantLabel` is for: torchmetrics' multiclass and multilabel metrics."""
+    return bool(_family(metric))
 
 
-def score_against_dominant_label(metric: Metric) -> bool:
-    """Makes ``metric.update`` turn mixed targets back into hard ones; idempotent.
+class DominantLabel(WrapperMetric):
+    """Scores a multiclass (multilabel) metric against each sample's dominant label (present labels).
 
-    Multiclass metrics get each sample's dominant label (:func:`dominant_label`), multilabel metrics the labels
-    covering at least half of the picture (:func:`present_labels`). Hard targets pass through unchanged, so the
-    metric still scores unmixed batches as before. The metric's state, ``state_dict`` and checkpoint format are
-    untouched.
+    Dense float targets ``(N, C, ...)`` become hard ones before they reach the wrapped metric: multiclass metrics get
+    :func:`dominant_label`, multilabel metrics :func:`present_labels`. Hard targets pass through unchanged, so
+    unmixed batches are scored as before. ``compute`` and ``reset`` are the wrapped metric's.
 
-    Returns:
-        True if the metric was changed now, False if it already was.
+    Args:
+        metric: a torchmetrics ``Multiclass*`` or ``Multilabel*`` metric.
+
+    Example:
+        >>> import torch
+        >>> from torchmetrics.classification import MulticlassAccuracy
+        >>> acc = DominantLabel(MulticlassAccuracy(num_classes=3, average='micro'))
+        >>> acc.update(torch.tensor([[0.1, 0.9, 0.0], [0.8, 0.1, 0.1]]), torch.tensor([[0.3, 0.7, 0.0], [0.0, 0.6, 0.4]]))
+        >>> float(acc.compute())
+        0.5
     """
-    if getattr(metric, _FLAG, False):
-        return False
-    update = metric.update
-    harden = present_labels if takes_multilabel_targets(metric) else dominant_label
 
-    def update_with_dominant_label(preds: Any, target: Any, *args: Any, **kwargs: Any) -> None:
-        if isinstance(target, Tensor) and isinstance(preds, Tensor):
-            if target.is_floating_point() and target.ndim == preds.ndim and target.ndim >= 2:
-                target = harden(target)
-        return update(preds, target, *args, **kwargs)
+    def __init__(self, metric: Metric, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not takes_hard_targets(metric):
+            raise TypeError(f'DominantLabel wraps a torchmetrics Multiclass*/Multilabel* metric, got '
+                            f'{type(metric).__name__}.')
+        self.metric = metric
+        self._harden = present_labels if _family(metric) == 'Multilabel' else dominant_label
 
-    metric.update = update_with_dominant_label
-    setattr(metric, _FLAG, True)
-    return True
+    def _hard(self, preds: Any, target: Any) -> Any:
+        if isinstance(target, Tensor) and isinstance(preds, Tensor) and target.is_floating_point() \
+                and target.ndim == preds.ndim and target.ndim >= 2:
+            return self._harden(target)
+        return target
+
+    def update(self, preds: Any, target: Any, *args: Any, **kwargs: Any) -> None:
+        self.metric.update(preds, self._hard(preds, target), *args, **kwargs)
+
+    def forward(self, preds: Any, target: Any, *args: Any, **kwargs: Any) -> Any:
+        return self.metric(preds, self._hard(preds, target), *args, **kwargs)
+
+    def compute(self) -> Any:
+        return self.metric.compute()
+
+    def reset(self) -> None:
+        self.metric.reset()
+        super().reset()

@@ -21,7 +21,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from composer_cutmix.functional import MixingError
+from composer_cutmix.mixing import MixingError
 from composer_cutmix.runner.errors import ConfigError
 
 __all__ = ['EXIT_CONFIG_ERROR', 'build_parser', 'main']

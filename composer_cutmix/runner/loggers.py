@@ -18,14 +18,11 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
-import torch
 from composer.core import Callback, State, Time, TimeUnit
 from composer.loggers import FileLogger, Logger, LoggerDestination
 from composer.utils import dist
-from torch import Tensor
 
 from composer_cutmix.algorithm import is_mixing_algorithm
-from composer_cutmix.functional import MixParams
 from composer_cutmix.runner.errors import ConfigError
 
 __all__ = [
@@ -37,7 +34,6 @@ __all__ = [
     'build_logging_callbacks',
     'flatten_config',
     'format_metrics_table',
-    'own_labels',
     'summarize_metrics',
 ]
 
@@ -410,42 +406,6 @@ class ConfigHyperparameters(Callback):
         logger.log_hyperparameters({f'config/{k}': v for k, v in self.config.items()})
 
 
-def own_labels(targets: Tensor, params: Optional[MixParams], label_smoothing: float = 0.0) -> Tensor:
-    """Each image's own label, recovered from the targets a mixer produced.
-
-    Dense targets ``(N, C)`` hold ``lam`` on the image's own label and ``1 - lam`` on its partner's (after
-    smoothing ``s``: scaled by ``1 - s`` over a floor of ``s / C``). Where two labels stand above the floor the
-    own one is the heavier when ``lam >= 0.5`` and the lighter otherwise; where one does, it is that one. Index
-    targets ``(N,)`` (an unmixed batch with hard labels, or ``interpolate_loss``) are the labels already.
-
-    Args:
-        targets: ``(N,)`` labels or ``(N, C)`` dense targets.
-        params: the draw that mixed the batch (the mixer's ``last_params``), or None when it was not mixed.
-        label_smoothing: the mixer's ``label_smoothing``.
-
-    Returns:
-        Tensor: ``(N,)`` int64. Two cases leave no way to tell: a tie (``lam == 0.5``) gives either label, and an
-        image wholly covered by its partner's (``lam == 0``) gives the partner's.
-
-    Example:
-        >>> t = torch.tensor([[0.0, 0.3, 0.7], [0.3, 0.0, 0.7]])
-        >>> from composer_cutmix.functional import MixUpParams
-        >>> own_labels(t, MixUpParams(lam=0.3, indices=torch.tensor([1, 0]))).tolist()
-        [1, 0]
-    """
-    if targets.ndim == 1:
-        return targets.long()
-    targets = targets.detach().float()
-    values, idx = targets.topk(min(2, targets.shape[1]), dim=1)
-    if params is None or targets.shape[1] < 2:
-        return idx[:, 0]
-    lam = params.lam if isinstance(params.lam, Tensor) else torch.tensor(float(params.lam))
-    lam = lam.to(targets.device).float().expand(targets.shape[0])
-    floor = label_smoothing / targets.shape[1]
-    two = values[:, 1] > floor + 1e-6
-    return torch.where(two & (lam < 0.5), idx[:, 1], idx[:, 0])
-
-
 class MixedImagesCallback(Callback):
     """Sends a picture of the mixed training batch to the loggers that show images (TensorBoard, MLflow, W&B).
 
@@ -489,7 +449,10 @@ class MixedImagesCallback(Callback):
         params = getattr(mixer, 'last_params', None)
         images = state.batch_get_item(mixer.input_key if mixer is not None else 0)
         targets = state.batch_get_item(mixer.target_key if mixer is not None else 1)
-        labels = own_labels(targets, params, getattr(mixer, 'label_smoothing', 0.0))
+        # the labels before mixing, which the mixer keeps (Composer's mixers do not: their dominant label)
+        labels = getattr(mixer, 'last_labels', None)
+        if labels is None:
+            labels = targets if targets.ndim == 1 else targets.argmax(1)
         picture = draw_batch(images[:self.n], labels, params, self.class_names, self.mean, self.std)
         step = int(state.timestamp.batch)
         import numpy as np

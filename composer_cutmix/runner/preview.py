@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from collections.abc import Sequence
@@ -26,17 +27,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from composer_cutmix.algorithm import CutMix, MixingAlgorithm, MixUp, MixUpCutMix
-from composer_cutmix.functional import (
-    CutMixElemParams,
-    CutMixParams,
-    MixParams,
-    MixUpCutMixElemParams,
-    MixUpElemParams,
-    MixUpParams,
-    apply_params,
-    mix_targets,
-    smooth_targets,
-)
+from composer_cutmix.mixing import MixParams, apply, mix_targets
 from composer_cutmix.runner.config import RunConfig, config_from_dict, load_config
 from composer_cutmix.runner.data import build_dataloader
 from composer_cutmix.runner.errors import ConfigError
@@ -45,7 +36,7 @@ __all__ = [
     'BLEND_COLOR',
     'BOX_COLOR',
     'MixedBatch',
-    'describe_params',
+    'describe',
     'draw_batch',
     'draw_mixed_batch',
     'mix_preview_batch',
@@ -89,33 +80,23 @@ class MixedBatch:
     title: str = ''
 
 
-def describe_params(params: Optional[MixParams], n: int) -> tuple[Tensor, Tensor, Tensor, tuple[str, ...], str]:
+_OP_NAMES = {'cutmix': 'CutMix', 'mixup': 'MixUp', 'mixup_cutmix': 'MixUp/CutMix', 'none': 'unmixed'}
+
+
+def describe(params: Optional[MixParams], n: int) -> tuple[Tensor, Tensor, Tensor, tuple[str, ...], str]:
     """Any draw -> per-image ``(bboxes (N, 4), lam (N,), indices (N,), ops, title)`` for drawing."""
-    none = torch.zeros(n, 4, dtype=torch.int64)
     if params is None:
-        return none, torch.ones(n), torch.arange(n), ('none',) * n, 'not mixed (prob, or stop_at reached)'
-    if isinstance(params, CutMixParams):
-        y0, x0, y1, x1 = params.bbox
-        title = f'CutMix: box (y0, x0, y1, x1) = ({y0}, {x0}, {y1}, {x1}), own label weight lam = {params.lam:.2f}'
-        return (torch.tensor([params.bbox] * n), torch.full((n,), float(params.lam)), params.indices,
-                ('cutmix',) * n, title)
-    if isinstance(params, CutMixElemParams):
-        return (params.bboxes, params.lam, params.indices, ('cutmix',) * n,
-                f'CutMix, one box per image: mean lam = {float(params.lam.mean()):.2f}')
-    if isinstance(params, MixUpParams):
-        return (none, torch.full((n,), float(params.lam)), params.indices, ('mixup',) * n,
-                f'MixUp: every image blended with its partner, own weight lam = {params.lam:.2f}')
-    if isinstance(params, MixUpElemParams):
-        return (none, params.lam, params.indices, ('mixup',) * n,
-                f'MixUp, one lam per image: mean lam = {float(params.lam.mean()):.2f}')
-    if isinstance(params, MixUpCutMixElemParams):
-        cut = params.use_cutmix.tolist()
-        mixed = (params.lam < 1).tolist()
-        ops = tuple('cutmix' if c else ('mixup' if m else 'none') for c, m in zip(cut, mixed))
-        title = (f'MixUpCutMix, op per image: {ops.count("cutmix")} CutMix, {ops.count("mixup")} MixUp, '
-                 f'{ops.count("none")} unmixed')
-        return params.bboxes, params.lam, params.indices, ops, title
-    raise TypeError(f'cannot draw a {type(params).__name__}.')
+        return (torch.zeros(n, 4, dtype=torch.int64), torch.ones(n), torch.arange(n), ('none',) * n,
+                'not mixed (prob, or stop_at reached)')
+    ops, lam, name = params.ops(), params.weights(), _OP_NAMES.get(params.op, params.op)
+    if params.per_sample:
+        counts = ', '.join(f'{ops.count(op)} {_OP_NAMES[op]}' for op in ('cutmix', 'mixup', 'none') if op in ops)
+        title = f'{name}, one draw per image ({counts}): mean lam = {float(lam.mean()):.2f}'
+    elif params.bbox is not None:
+        title = f'{name}: box (y0, x0, y1, x1) = {params.bbox}, own label weight lam = {params.lam:.2f}'
+    else:
+        title = f'{name}: every image blended with its partner, own weight lam = {params.lam:.2f}'
+    return params.boxes(), lam, params.indices, ops, title
 
 
 def _preview_algorithm(cfg: Any, alpha: Optional[float], uniform_sampling: Optional[bool],
@@ -204,16 +185,14 @@ def mix_preview_batch(
     k = num_classes or (len(names) if names else int(y.max()) + 1)
     names = names or tuple(str(i) for i in range(k))
     algo = algorithm if algorithm is not None else _preview_algorithm(cfg, alpha, uniform_sampling, mode, k)
-    algo.generator = torch.Generator().manual_seed(seed)
-    n, img_h, img_w = X.shape[0], X.shape[-2], X.shape[-1]
-    params = algo.draw(n, img_h, img_w) if isinstance(algo, MixUpCutMix) and algo.mode == 'elem' else \
-        algo.sample(n, img_h, img_w)
-    Xm = apply_params(X, params)
-    ym = smooth_targets(mix_targets(y, params.lam, params.indices, k), algo.label_smoothing)
-    bboxes, lam, indices, ops, title = describe_params(params, n)
-    if isinstance(algo, MixUpCutMix) and algo.mode == 'batch':
-        title = f'MixUpCutMix picked {ops[0].replace("cutmix", "CutMix").replace("mixup", "MixUp")} for this batch. ' \
-                + title
+    mixer = copy.copy(algo.mixer)  # every batch of the preview is mixed, whatever the run's prob
+    mixer.prob, mixer.generator = 1.0, torch.Generator().manual_seed(seed)
+    params = mixer.draw(X.shape[0], X.shape[-2], X.shape[-1])
+    Xm = apply(X, params)
+    ym = mix_targets(y, params, k, smoothing=mixer.label_smoothing)
+    bboxes, lam, indices, ops, title = describe(params, X.shape[0])
+    if isinstance(algo, MixUpCutMix) and not params.per_sample:
+        title = f'MixUpCutMix picked {_OP_NAMES[params.op]} for this batch. {title}'
     c = X.shape[1]
     mean = tuple(info.mean) if info is not None else (0.0,) * c
     std = tuple(info.std) if info is not None else (1.0,) * c
@@ -268,7 +247,7 @@ def draw_mixed_batch(batch: MixedBatch, *, ncols: Optional[int] = None, min_size
     draw = ImageDraw.Draw(canvas)
     lam = batch.lam.tolist()
     ops = batch.ops or ('cutmix',) * n
-    draw.text((_PAD, _PAD // 2), batch.title or describe_params(None, n)[-1], fill=(230, 230, 230), font=font)
+    draw.text((_PAD, _PAD // 2), batch.title or describe(None, n)[-1], fill=(230, 230, 230), font=font)
     boxes, tiles = [], []
     for i in range(n):
         left = _PAD + (i % ncols) * (tw + _PAD)
@@ -320,7 +299,7 @@ def draw_batch(
     Args:
         images: ``(N, C, H, W)`` mixed images, normalised with ``mean``/``std``, on any device.
         labels: ``(N,)`` each image's own label (or its dominant label, once targets are dense), or None.
-        params: the draw (:data:`~composer_cutmix.functional.MixParams`), or None for an unmixed batch.
+        params: the draw (:class:`~composer_cutmix.mixing.MixParams`), or None for an unmixed batch.
         class_names: names for the labels; default: the label numbers.
         mean, std: the normalisation to undo.
         kwargs: passed to :func:`draw_mixed_batch` (``ncols``, ``min_size``, ``font_size``).
@@ -329,7 +308,7 @@ def draw_batch(
         PIL.Image.Image: the grid (RGB).
     """
     n = images.shape[0]
-    bboxes, lam, indices, ops, title = describe_params(params, n)
+    bboxes, lam, indices, ops, title = describe(params, n)
     labels = None if labels is None else labels.detach().cpu()
     k = len(class_names) if class_names else (int(labels.max()) + 1 if labels is not None else 1)
     names = tuple(class_names) if class_names else tuple(str(i) for i in range(k))

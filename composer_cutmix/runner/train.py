@@ -24,7 +24,7 @@ from composer.core import Callback
 from composer.utils import dist, reproducibility
 from omegaconf import DictConfig, OmegaConf
 
-from composer_cutmix.functional import MixingError
+from composer_cutmix.mixing import MixingError
 from composer_cutmix.runner.config import ConfigError, RunConfig, config_from_dict, resolve_device
 from composer_cutmix.runner.data import DatasetInfo, build_dataloader
 from composer_cutmix.runner.errors import RunError

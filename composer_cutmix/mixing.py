@@ -1,0 +1,605 @@
+"""The one mixing core: a draw (:class:`MixParams`) and the pipeline that applies it. Imports only torch and numpy.
+
+Every mixer is a draw (what to mix with what, and how much) applied by one pipeline:
+
+* drawing, on the CPU from a ``torch.Generator``: :func:`draw_cutmix`, :func:`draw_mixup`, :func:`draw_minmax_cutmix`;
+* :func:`apply`: the pixels of any draw, on whatever device the batch lives, in place or not;
+* :func:`mix_targets`: the dense ``(N, num_classes)`` targets of any draw, smoothing included.
+
+A draw is one :class:`MixParams`, whatever the op: a shared draw (one ``lam``, one box, as the papers do) holds
+Python numbers, a per-sample draw (timm's ``mode='elem'``) holds one row per sample. The algorithms, :class:`~composer_cutmix.mixer.Mixer`,
+the preview, the loggers and the benchmarks all go through these three functions. A new op is a draw function and
+an entry in :data:`APPLY`.
+
+The checks (``check_*``) are for the doors: the public functions and constructors call them; the pipeline trusts a
+draw made by the functions here. Each raises :class:`MixingError` naming the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Callable, Optional, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = [
+    'APPLY',
+    'BBox',
+    'MixParams',
+    'MixingError',
+    'apply',
+    'draw_cutmix',
+    'draw_minmax_cutmix',
+    'draw_mixup',
+    'mix_targets',
+]
+
+BBox = tuple[int, int, int, int]
+PLACEMENTS = ('center', 'uniform', 'inside')
+
+
+class MixingError(ValueError, TypeError):
+    """Bad input or arguments for a mixing function or algorithm: the message names the problem and the fix.
+
+    It is both a ``ValueError`` and a ``TypeError``, so ``except ValueError`` and ``except TypeError`` catch it
+    alike; it is raised before anything is modified.
+    """
+
+
+@dataclass(frozen=True)
+class MixParams:
+    """One draw of any mixer: the op, who is paired with whom, and how much of each sample stays its own.
+
+    Sample ``i`` is mixed with sample ``indices[i]``. A shared draw (the papers' batch mode) holds a float ``lam``
+    and a tuple ``bbox``; a per-sample draw holds ``(N,)`` and ``(N, 4)`` tensors.
+
+    Attributes:
+        op: ``'cutmix'``, ``'mixup'``, or ``'mixup_cutmix'`` (a per-sample draw where each sample has its own op).
+        indices: ``(N,)`` int64 permutation on the CPU.
+        lam: the weight of each sample's own label (its partner's is ``1 - lam``): a float, or ``(N,)`` float32.
+        bbox: where the partner's pixels go: ``(y0, x0, y1, x1)``, half-open rows ``y0:y1`` and columns ``x0:x1``;
+            or ``(N, 4)`` int64 rows (empty rows for samples without a box); None: no box.
+        blend: the weight of each sample's own pixels outside the box (MixUp: ``lam``): a float or ``(N,)``
+            float32; None keeps the own pixels as they are.
+
+    Example:
+        >>> p = draw_mixup(4, 0.2, generator=torch.Generator().manual_seed(0))
+        >>> p.op, p.per_sample, p.weights().shape
+        ('mixup', False, torch.Size([4]))
+    """
+
+    op: str
+    indices: Tensor
+    lam: Union[float, Tensor]
+    bbox: Union[None, BBox, Tensor] = None
+    blend: Union[None, float, Tensor] = None
+
+    @property
+    def per_sample(self) -> bool:
+        """True for a draw with one ``lam`` (and box) per sample."""
+        return isinstance(self.lam, Tensor)
+
+    def weights(self) -> Tensor:
+        """``(N,)`` float32: each sample's own label weight."""
+        n = self.indices.shape[0]
+        return self.lam.float() if self.per_sample else torch.full((n,), float(self.lam))
+
+    def boxes(self) -> Tensor:
+        """``(N, 4)`` int64 boxes, one row a sample; rows of zeros where a sample has no box."""
+        n = self.indices.shape[0]
+        if self.bbox is None:
+            return torch.zeros(n, 4, dtype=torch.int64)
+        if isinstance(self.bbox, Tensor):
+            return self.bbox
+        return torch.tensor([self.bbox] * n, dtype=torch.int64)
+
+    def ops(self) -> tuple[str, ...]:
+        """Each sample's op: ``'cutmix'`` where it has a box, ``'mixup'`` where it is blended, else ``'none'``."""
+        b = self.boxes()
+        boxed = ((b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])).tolist()
+        if self.blend is None:
+            blended = [False] * len(boxed)
+        else:
+            blended = (torch.as_tensor(self.blend).expand(len(boxed)) < 1).tolist()
+        if not self.per_sample:  # a shared draw: every sample takes part, even through an empty box
+            return (self.op,) * len(boxed)
+        return tuple('cutmix' if c else ('mixup' if m else 'none') for c, m in zip(boxed, blended))
+
+    def as_dict(self) -> dict[str, float]:
+        """The scalar part of the draw, for logging: ``lam`` (its mean when per sample) and a shared box."""
+        out = {'lam': float(self.weights().mean())}
+        if isinstance(self.bbox, tuple):
+            out.update(zip(('y0', 'x0', 'y1', 'x1'), map(float, self.bbox)))
+        return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Checks, for the public functions and constructors.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def is_number(value: object) -> bool:
+    """A real Python or numpy number, not a bool."""
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+
+
+def check_alpha(alpha: float, name: str = 'alpha', *, allow_zero: bool = False) -> float:
+    """Returns ``alpha`` as a float, or raises unless it is finite and ``> 0`` (``>= 0`` with ``allow_zero``)."""
+    if not is_number(alpha):
+        raise MixingError(f'{name} must be a positive number, got {alpha!r} of type {type(alpha).__name__}.')
+    bound = '>= 0 (0 turns the op off)' if allow_zero else '> 0'
+    if not math.isfinite(alpha) or alpha < 0 or (alpha == 0 and not allow_zero):
+        raise MixingError(f'{name} must be a finite number {bound} (the paper uses alpha=1.0), got {alpha!r}.')
+    return float(alpha)
+
+
+def check_probability(value: float, name: str) -> float:
+    """Returns ``value`` as a float, or raises unless it is a number in ``[0, 1]``."""
+    if not is_number(value) or not 0.0 <= value <= 1.0:
+        raise MixingError(f'{name} must be a probability in [0, 1], got {value!r}.')
+    return float(value)
+
+
+def check_flag(name: str, value: object) -> bool:
+    """Returns ``value``, or raises unless it is True or False."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise MixingError(f'{name} must be True or False, got {value!r}.')
+    return bool(value)
+
+
+def check_n_classes(n_classes: int, name: str = 'n_classes') -> int:
+    """Returns ``n_classes`` as an int, or raises unless it is an integer ``>= 1``."""
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)):
+        raise MixingError(f'{name} must be an integer >= 1, got {n_classes!r} of type {type(n_classes).__name__}.')
+    if n_classes < 1:
+        raise MixingError(f'{name} must be >= 1, got {n_classes}.')
+    return int(n_classes)
+
+
+def check_mode(mode: str) -> str:
+    """Returns ``mode``, or raises unless it is ``'batch'`` or ``'elem'``."""
+    if mode == 'pair':
+        raise MixingError("mode='pair' (timm's pairwise mode) is not supported: use mode='elem', which draws one lam "
+                          "and box per sample as 'pair' does, and takes odd batch sizes.")
+    if mode not in ('batch', 'elem'):
+        raise MixingError(f"mode must be 'batch' (one draw for the batch) or 'elem' (one per sample), got {mode!r}.")
+    return mode
+
+
+def check_placement(uniform_sampling: bool, keep_box_inside: bool) -> str:
+    """The box placement the two flags name (``'center'``, ``'uniform'`` or ``'inside'``); both True is refused."""
+    if check_flag('uniform_sampling', uniform_sampling) and check_flag('keep_box_inside', keep_box_inside):
+        raise MixingError(
+            "uniform_sampling=True (Composer's placement: widened centres, boxes clipped) and keep_box_inside=True "
+            '(the whole box inside the image, never clipped) are two different placements; pick one.',
+        )
+    return 'uniform' if uniform_sampling else ('inside' if keep_box_inside else 'center')
+
+
+def check_minmax(cutmix_minmax) -> Optional[tuple[float, float]]:
+    """Returns ``(lo, hi)`` with ``0 <= lo < hi <= 1`` (box sides as fractions of the image's), or None."""
+    if cutmix_minmax is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in cutmix_minmax)
+    except (TypeError, ValueError):
+        raise MixingError(
+            f'cutmix_minmax must be a pair (lo, hi) of fractions of the image side, e.g. (0.2, 0.8), got '
+            f'{cutmix_minmax!r}.',
+        ) from None
+    if not 0.0 <= lo < hi <= 1.0:
+        raise MixingError(f'cutmix_minmax (lo, hi) must satisfy 0 <= lo < hi <= 1, got {cutmix_minmax!r}.')
+    return lo, hi
+
+
+def check_generator(generator: Optional[torch.Generator]) -> Optional[torch.Generator]:
+    """Returns ``generator``, or raises unless it is None or a CPU ``torch.Generator``."""
+    if generator is not None and (not isinstance(generator, torch.Generator) or generator.device.type != 'cpu'):
+        raise MixingError(f'generator must be a CPU torch.Generator (draws stay on the host), got {generator!r}.')
+    return generator
+
+
+def check_input(X: object, what: str = 'the input batch') -> tuple[int, int, int]:
+    """Checks an input batch ``(N, ..., H, W)`` and returns ``(N, img_h, img_w)``."""
+    if not isinstance(X, Tensor):
+        raise MixingError(f'{what} must be a torch.Tensor of shape (N, ..., H, W), got {type(X).__name__}.')
+    if X.ndim < 3:
+        raise MixingError(
+            f'{what} must have at least 3 dims (N, ..., H, W) so the box can cover the last two; got shape '
+            f'{tuple(X.shape)}. Add a channel dim (X.unsqueeze(1)) for single-channel images.',
+        )
+    if X.is_complex() or X.dtype == torch.bool:
+        raise MixingError(f'{what} must be a real (float or integer) tensor, got dtype {X.dtype}.')
+    n, img_h, img_w = X.shape[0], X.shape[-2], X.shape[-1]
+    if n == 0 or img_h == 0 or img_w == 0:
+        raise MixingError(f'{what} is empty: shape {tuple(X.shape)}.')
+    return n, img_h, img_w
+
+
+def check_targets(y: object, n: int, n_classes: int, *, check_range: bool = True) -> None:
+    """Checks targets: ``(N,)`` integer labels in ``[0, n_classes)`` or ``(N, n_classes)`` dense targets.
+
+    ``check_range`` compares the labels with ``n_classes``; on a CUDA tensor that costs one host-device
+    synchronisation, which is why the algorithms run this check while the batch is still on the host.
+    """
+    if not isinstance(y, Tensor):
+        raise MixingError(f'targets must be a torch.Tensor of shape (N,) or (N, n_classes), got {type(y).__name__}.')
+    if y.ndim == 1:
+        if y.dtype.is_floating_point or y.dtype.is_complex or y.dtype == torch.bool:
+            raise MixingError(
+                f'targets of shape (N,) must be integer class labels, got dtype {y.dtype}. '
+                f'Use y.long() for labels, or pass dense targets of shape (N, n_classes).',
+            )
+        if y.shape[0] != n:
+            raise MixingError(f'targets have {y.shape[0]} labels but the input batch has {n} samples.')
+        if check_range and y.numel() > 0:
+            bad = (y < 0) | (y >= n_classes)
+            if bool(bad.any()):
+                raise MixingError(
+                    f'labels must lie in [0, n_classes) = [0, {n_classes}); found label {y[bad][0].item()}. '
+                    f'Check n_classes/num_classes against your data set.',
+                )
+    elif y.ndim == 2:
+        if y.dtype.is_complex:
+            raise MixingError(f'dense targets must be real, got dtype {y.dtype}.')
+        if tuple(y.shape) != (n, n_classes):
+            raise MixingError(
+                f'dense targets must have shape (N, n_classes) = ({n}, {n_classes}), got {tuple(y.shape)}.',
+            )
+    else:
+        raise MixingError(
+            f'targets must have shape (N,) (class labels) or (N, n_classes) (dense), got {tuple(y.shape)}.',
+        )
+
+
+def check_mask_targets(y: object, n: int, img_h: int, img_w: int) -> None:
+    """Checks segmentation targets: an integer mask ``(N, H, W)`` (or ``(N, ..., H, W)``) matching the input."""
+    if not isinstance(y, Tensor) or y.ndim < 3 or y.shape[0] != n or tuple(y.shape[-2:]) != (img_h, img_w):
+        got = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
+        raise MixingError(
+            f'mask targets must be a tensor of shape (N, H, W) = ({n}, {img_h}, {img_w}) to match the input, got '
+            f"{got}. For class labels use target_type='labels'.",
+        )
+
+
+def _as_int(value: object, what: str) -> int:
+    if isinstance(value, Tensor) and value.numel() == 1 and not value.dtype.is_floating_point:
+        return int(value.item())
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise MixingError(f'{what} must be an integer, got {value!r} of type {type(value).__name__}.')
+    return int(value)
+
+
+def check_bbox(bbox: object, img_h: int, img_w: int) -> BBox:
+    """Returns ``bbox`` as a tuple of ints, or raises unless ``0 <= y0 <= y1 <= H`` and ``0 <= x0 <= x1 <= W``."""
+    if isinstance(bbox, (str, bytes)) or not isinstance(bbox, (Sequence, Tensor, np.ndarray)) or len(bbox) != 4:
+        raise MixingError(f'bbox must be a sequence (y0, x0, y1, x1) of 4 integers, got {bbox!r}.')
+    y0, x0, y1, x1 = (_as_int(v, 'each bbox coordinate') for v in bbox)
+    if not (0 <= y0 <= y1 <= img_h and 0 <= x0 <= x1 <= img_w):
+        raise MixingError(
+            f'bbox (y0, x0, y1, x1) = {(y0, x0, y1, x1)} is not inside the {img_h}x{img_w} image: '
+            f'need 0 <= y0 <= y1 <= {img_h} and 0 <= x0 <= x1 <= {img_w} (half-open rows y0:y1, columns x0:x1).',
+        )
+    return y0, x0, y1, x1
+
+
+def check_bboxes(bboxes: object, n: int, img_h: int, img_w: int) -> Tensor:
+    """Checks ``(N, 4)`` per-sample boxes for ``mode='elem'``; returns them as int64 CPU."""
+    b = torch.as_tensor(bboxes)
+    if b.dtype.is_floating_point or b.dtype.is_complex or b.dtype == torch.bool or tuple(b.shape) != (n, 4):
+        raise MixingError(
+            f"mode='elem' takes bbox as an ({n}, 4) integer tensor of (y0, x0, y1, x1) rows, got {tuple(b.shape)} "
+            f'{b.dtype}.',
+        )
+    b = b.to('cpu', torch.int64)
+    y0, x0, y1, x1 = b.unbind(1)
+    ok = (0 <= y0) & (y0 <= y1) & (y1 <= img_h) & (0 <= x0) & (x0 <= x1) & (x1 <= img_w)
+    if not bool(ok.all()):
+        i = int((~ok).nonzero()[0])
+        raise MixingError(f'bbox row {i} = {b[i].tolist()} is not inside the {img_h}x{img_w} image.')
+    return b
+
+
+def check_indices(indices: object, n: int) -> Tensor:
+    """Returns ``indices`` as an int64 CPU tensor, or raises unless it is a permutation of ``range(n)``."""
+    try:
+        idx = torch.as_tensor(indices)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise MixingError(f'indices must be a 1-D integer tensor (a permutation of range(N)), got {indices!r}.') from e
+    if idx.dtype.is_floating_point or idx.dtype.is_complex or idx.dtype == torch.bool:
+        raise MixingError(f'indices must be integers, got dtype {idx.dtype}.')
+    if idx.ndim != 1 or idx.shape[0] != n:
+        raise MixingError(f'indices must have shape ({n},) to match the batch, got {tuple(idx.shape)}.')
+    idx = idx.to('cpu', torch.int64)
+    if not torch.equal(torch.sort(idx).values, torch.arange(n)):
+        raise MixingError(
+            f'indices must be a permutation of range({n}) (each sample used exactly once), got {idx.tolist()}.',
+        )
+    return idx
+
+
+def check_lam(lam: object, n: int, per_sample: bool = False) -> Union[float, Tensor]:
+    """Returns a given MixUp ``lam`` as a float (or an ``(N,)`` float32 CPU tensor when ``per_sample``).
+
+    Raises unless every value lies in ``[0, 1]``.
+    """
+    if isinstance(lam, Tensor) and lam.numel() == 1 and lam.ndim <= 1 and not per_sample:
+        lam = float(lam)
+    if isinstance(lam, Tensor):
+        if not per_sample or lam.dtype.is_complex or lam.dtype == torch.bool or tuple(lam.shape) != (n,):
+            raise MixingError(
+                f"lam must be a number in [0, 1] (or, with mode='elem', an ({n},) tensor of them), got a tensor of "
+                f'shape {tuple(lam.shape)} and dtype {lam.dtype}.',
+            )
+        lam_cpu = lam.detach().to('cpu', torch.float32)
+        if not bool(((lam_cpu >= 0) & (lam_cpu <= 1)).all()):
+            raise MixingError(f'lam must lie in [0, 1]; got {lam_cpu.tolist()}.')
+        return lam_cpu
+    if not is_number(lam) or not 0.0 <= lam <= 1.0:
+        raise MixingError(f"lam must be a number in [0, 1] (the weight of each sample's own image), got {lam!r}.")
+    return float(lam)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Drawing (on the CPU: a few numbers, no device work, no synchronisation). Arguments are trusted.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def beta(alpha: float, n: Optional[int], generator: Optional[torch.Generator]) -> np.ndarray:
+    """``Beta(alpha, alpha)`` draws (a scalar when ``n`` is None), a function of the one torch generator.
+
+    torch.distributions cannot take a generator; numpy's Beta sampler is seeded from the torch stream instead, so
+    the whole draw is a function of ``generator`` (or of torch's global RNG when it is None).
+    """
+    seed = int(torch.randint(0, 2**62, (), generator=generator))
+    return np.random.default_rng(seed).beta(alpha, alpha, size=n)
+
+
+def _uniform_ints(low: Tensor, high: Tensor, generator: Optional[torch.Generator]) -> Tensor:
+    """One integer uniform in ``[low[i], high[i])`` per row (``high > low``)."""
+    u = torch.rand(low.shape, generator=generator, dtype=torch.float64)
+    return low + (u * (high - low)).long().clamp_max_(high - low - 1)
+
+
+def box_lams(bboxes: Tensor, img_h: int, img_w: int) -> Tensor:
+    """``(N, 4)`` boxes -> ``(N,)`` float32 ``1 - box area / image area``: the own label weight each implies."""
+    area = (bboxes[:, 2] - bboxes[:, 0]) * (bboxes[:, 3] - bboxes[:, 1])
+    return (1.0 - area.double() / (img_h * img_w)).float()
+
+
+def draw_boxes(lam: Tensor, img_h: int, img_w: int, placement: str = 'center',
+               generator: Optional[torch.Generator] = None) -> Tensor:
+    """One box per entry of ``lam``: ``(N,)`` drawn weights -> ``(N, 4)`` int64 ``(y0, x0, y1, x1)`` rows.
+
+    The box has the image's aspect ratio, with sides ``cut_h = floor(H * sqrt(1 - lam))`` and
+    ``cut_w = floor(W * sqrt(1 - lam))``, placed in one of three ways:
+
+    * ``'center'`` (the paper's reference code, timm 0.9, Composer): centre ``(cy, cx)`` uniform over the image,
+      box ``[cy - cut_h // 2, cy + cut_h // 2)`` by ``[cx - cut_w // 2, cx + cut_w // 2)``, clipped to the image;
+    * ``'uniform'`` (Composer's ``uniform_sampling``): the centre is uniform over the widened range
+      ``[-ceil(cut/2), size + cut // 2)`` so every pixel is mixed equally often; same box rule, clipped;
+    * ``'inside'``: a box of exactly ``cut_h x cut_w`` placed uniformly among the positions where it fits whole:
+      never clipped, so its area is the drawn one (up to flooring).
+    """
+    cut = torch.sqrt((1.0 - lam.double()).clamp_min(0.0))
+    cut_h, cut_w = (img_h * cut).long(), (img_w * cut).long()
+    if placement == 'inside':
+        return _place_inside(cut_h, cut_w, img_h, img_w, generator)
+    if placement == 'uniform':
+        cy = _uniform_ints(torch.div(-cut_h, 2, rounding_mode='floor'), img_h + cut_h // 2, generator)
+        cx = _uniform_ints(torch.div(-cut_w, 2, rounding_mode='floor'), img_w + cut_w // 2, generator)
+    else:
+        cy = _uniform_ints(torch.zeros_like(cut_h), torch.full_like(cut_h, img_h), generator)
+        cx = _uniform_ints(torch.zeros_like(cut_w), torch.full_like(cut_w, img_w), generator)
+    return torch.stack([(cy - cut_h // 2).clamp(0, img_h), (cx - cut_w // 2).clamp(0, img_w),
+                        (cy + cut_h // 2).clamp(0, img_h), (cx + cut_w // 2).clamp(0, img_w)], dim=1)
+
+
+def _place_inside(cut_h: Tensor, cut_w: Tensor, img_h: int, img_w: int,
+                  generator: Optional[torch.Generator]) -> Tensor:
+    """Boxes of exactly ``cut_h x cut_w``, each placed uniformly among the positions where it fits whole."""
+    y0 = _uniform_ints(torch.zeros_like(cut_h), img_h - cut_h + 1, generator)
+    x0 = _uniform_ints(torch.zeros_like(cut_w), img_w - cut_w + 1, generator)
+    return torch.stack([y0, x0, y0 + cut_h, x0 + cut_w], dim=1)
+
+
+def _minmax_boxes(n: int, img_h: int, img_w: int, cutmix_minmax: tuple[float, float],
+                  generator: Optional[torch.Generator]) -> Tensor:
+    lo, hi = cutmix_minmax
+    sides = []
+    for size in (img_h, img_w):
+        low = torch.full((n,), int(lo * size), dtype=torch.int64)
+        sides.append(_uniform_ints(low, torch.clamp(torch.full_like(low, int(hi * size)), min=low + 1), generator))
+    return _place_inside(*sides, img_h, img_w, generator)
+
+
+def _cutmix_params(boxes: Tensor, drawn: Tensor, img_h: int, img_w: int, per_sample: bool, correct_lam: bool,
+                   indices: Tensor) -> MixParams:
+    lam = box_lams(boxes, img_h, img_w) if correct_lam else drawn.float()
+    if per_sample:
+        return MixParams('cutmix', indices, lam, boxes)
+    return MixParams('cutmix', indices, float(lam[0]), tuple(int(v) for v in boxes[0]))
+
+
+def draw_cutmix(n: int, img_h: int, img_w: int, alpha: float = 1.0, *, placement: str = 'center',
+                per_sample: bool = False, correct_lam: bool = True,
+                generator: Optional[torch.Generator] = None) -> MixParams:
+    """Draws CutMix, as in the paper: ``lam ~ Beta(alpha, alpha)``, a box of area ``1 - lam``, a permutation.
+
+    The box follows :func:`draw_boxes` (``placement``); the returned ``lam`` is the one the box implies after
+    clipping (``1 - box area / image area``, timm's ``correct_lam``) unless ``correct_lam=False``.
+    ``per_sample`` draws a ``lam`` and a box for each sample (one permutation pairs them).
+
+    Example:
+        >>> p = draw_cutmix(8, 32, 32, generator=torch.Generator().manual_seed(0))
+        >>> y0, x0, y1, x1 = p.bbox
+        >>> p.lam == 1 - (y1 - y0) * (x1 - x0) / (32 * 32)
+        True
+    """
+    drawn = torch.from_numpy(np.atleast_1d(beta(alpha, n if per_sample else None, generator)))
+    boxes = draw_boxes(drawn, img_h, img_w, placement, generator)
+    return _cutmix_params(boxes, drawn, img_h, img_w, per_sample, correct_lam,
+                          torch.randperm(n, generator=generator))
+
+
+def draw_minmax_cutmix(n: int, img_h: int, img_w: int, cutmix_minmax: tuple[float, float], *,
+                       per_sample: bool = False, generator: Optional[torch.Generator] = None) -> MixParams:
+    """timm's ``cutmix_minmax`` CutMix: the box height and width drawn independently, the box inside the image.
+
+    ``cut_h`` is uniform over the integers of ``[int(lo * H), int(hi * H))`` (``cut_w`` likewise with ``W``);
+    the label weight is always the box's, as in timm.
+    """
+    boxes = _minmax_boxes(n if per_sample else 1, img_h, img_w, cutmix_minmax, generator)
+    return _cutmix_params(boxes, boxes, img_h, img_w, per_sample, True, torch.randperm(n, generator=generator))
+
+
+def draw_mixup(n: int, alpha: float = 0.2, *, per_sample: bool = False,
+               generator: Optional[torch.Generator] = None) -> MixParams:
+    """Draws MixUp: ``lam ~ Beta(alpha, alpha)`` (one for the batch, or one per sample) and a permutation."""
+    lam = beta(alpha, n if per_sample else None, generator)
+    lam = torch.from_numpy(lam).float() if per_sample else float(lam)
+    return MixParams('mixup', torch.randperm(n, generator=generator), lam, blend=lam)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Applying a draw (on whatever device the batch lives). The draw is trusted.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def to_device(t: Tensor, device: torch.device) -> Tensor:
+    """``t`` on ``device``; a CPU tensor bound for CUDA goes through pinned memory, so the copy never blocks."""
+    if t.device == device:
+        return t
+    if device.type == 'cuda' and t.device.type == 'cpu':
+        t = t.pin_memory()
+    return t.to(device, non_blocking=True)
+
+
+def box_masks(bboxes: Tensor, img_h: int, img_w: int, device: Optional[torch.device] = None) -> Tensor:
+    """``(N, 4)`` boxes -> ``(N, H, W)`` boolean masks, True inside each box. Built on ``device`` by broadcasting."""
+    b = to_device(bboxes, device or bboxes.device)
+    rows = torch.arange(img_h, device=b.device)
+    cols = torch.arange(img_w, device=b.device)
+    in_rows = (rows >= b[:, 0:1]) & (rows < b[:, 2:3])
+    in_cols = (cols >= b[:, 1:2]) & (cols < b[:, 3:4])
+    return in_rows.unsqueeze(2) & in_cols.unsqueeze(1)
+
+
+def _per_sample(t: Tensor, X: Tensor) -> Tensor:
+    """``(N, H, W)`` or ``(N,)`` -> a view that broadcasts against ``X`` ``(N, ..., H, W)``."""
+    if t.ndim == 1:
+        return t.view(-1, *([1] * (X.ndim - 1)))
+    return t.view(t.shape[0], *([1] * (X.ndim - 3)), *t.shape[1:])
+
+
+def blend(X: Tensor, indices: Tensor, lam: Union[float, Tensor], *, inplace: bool = False) -> Tensor:
+    """``lam * X + (1 - lam) * X[indices]`` with one gather of the permuted batch.
+
+    ``lam`` is the weight of each sample's own pixels: a float, or a tensor that broadcasts against ``X`` (per
+    sample, or per pixel). Float32 and float64 are blended in their own precision with one ``torch.lerp`` (equal to
+    the formula up to float rounding, and exact where ``lam`` is 1 or 0). Half precision and integer inputs (uint8
+    images) are blended in float32 with the formula as written, then cast back, integers rounded to the nearest
+    value. With ``inplace=True`` the result is written into ``X``, which is returned.
+    """
+    idx = to_device(indices, X.device)
+    if isinstance(lam, Tensor):
+        lam = lam.to(X.device, non_blocking=True)
+    if X.dtype in (torch.float32, torch.float64):
+        weight = 1.0 - (lam.to(X.dtype) if isinstance(lam, Tensor) else lam)
+        partner = torch.empty_like(X, memory_format=torch.preserve_format)
+        torch.index_select(X, 0, idx, out=partner)
+        if inplace:
+            return X.lerp_(partner, weight)
+        return torch.lerp(X, partner, weight, out=partner)
+    Xf = X.to(torch.float32, memory_format=torch.preserve_format)
+    lam = lam.float() if isinstance(lam, Tensor) else lam
+    partner = Xf.index_select(0, idx).mul_(1 - lam)
+    out = Xf.mul_(lam).add_(partner)
+    if not X.dtype.is_floating_point:
+        info = torch.iinfo(X.dtype)
+        out = out.round_().clamp_(info.min, info.max)
+    if inplace:
+        return X.copy_(out)
+    return out.to(X.dtype, memory_format=torch.preserve_format)
+
+
+def _paste(X: Tensor, p: MixParams, inplace: bool) -> Tensor:
+    """CutMix: the box (or each sample's box) takes the partner's pixels; the rest of ``X`` is kept bit for bit."""
+    idx = to_device(p.indices, X.device)
+    if p.per_sample:
+        mask = _per_sample(box_masks(p.bbox, X.shape[-2], X.shape[-1], X.device), X)
+        out = X if inplace else torch.empty_like(X, memory_format=torch.preserve_format)
+        return torch.where(mask, X.index_select(0, idx), X, out=out)
+    y0, x0, y1, x1 = p.bbox
+    if y1 <= y0 or x1 <= x0:
+        return X if inplace else X.clone(memory_format=torch.preserve_format)
+    if inplace:  # the permutation reads boxes about to be overwritten: gather them first, then write back
+        box = X[..., y0:y1, x0:x1]
+        box.copy_(box.index_select(0, idx))
+        return X
+    out = X.clone(memory_format=torch.preserve_format)  # the source is never written: gather into the clone
+    torch.index_select(X[..., y0:y1, x0:x1], 0, idx, out=out[..., y0:y1, x0:x1])
+    return out
+
+
+def _blend(X: Tensor, p: MixParams, inplace: bool) -> Tensor:
+    """MixUp, and per-sample draws mixing both ops: one map of own-pixel weights (0 inside a box), one blend."""
+    if not p.per_sample:
+        return blend(X, p.indices, p.blend, inplace=inplace)
+    dtype = X.dtype if X.dtype in (torch.float32, torch.float64) else torch.float32
+    weight = torch.ones(X.shape[0], dtype=dtype) if p.blend is None else p.blend.to(dtype)
+    weight = to_device(weight, X.device).view(-1, 1, 1)
+    if p.bbox is not None:
+        weight = weight.masked_fill(box_masks(p.bbox, X.shape[-2], X.shape[-1], X.device), 0.0)
+    return blend(X, p.indices, _per_sample(weight, X), inplace=inplace)
+
+
+#: op -> the function that applies its draws: ``(X, params, inplace) -> X_mixed``.
+APPLY: dict[str, Callable[[Tensor, MixParams, bool], Tensor]] = {
+    'cutmix': _paste,
+    'mixup': _blend,
+    'mixup_cutmix': _blend,
+}
+
+
+def apply(X: Tensor, params: Optional[MixParams], *, inplace: bool = False) -> Tensor:
+    """The pixels of any draw: ``X`` ``(N, ..., H, W)`` mixed as ``params`` says (None: ``X`` unchanged).
+
+    With ``inplace=True`` the result is written into ``X``, which is returned; otherwise ``X`` is left as it was
+    (and a new tensor of the same memory format is returned). Float of any precision and integer images alike; the
+    pixels a draw leaves alone are kept bit for bit.
+    """
+    if params is None:
+        return X
+    return APPLY[params.op](X, params, inplace)
+
+
+def mix_targets(y: Tensor, params: Optional[MixParams], n_classes: int, *, smoothing: float = 0.0,
+                dtype: Optional[torch.dtype] = None) -> Tensor:
+    """The dense targets of any draw: ``lam * onehot(y) + (1 - lam) * onehot(y[indices])``, then smoothed.
+
+    ``y`` is ``(N,)`` labels or ``(N, n_classes)`` dense targets (soft, smoothed, or multi-label 0/1), which are
+    mixed the same way. ``params=None`` (an unmixed batch) gives one-hot targets, so the loss sees one format
+    either way. Smoothing ``s`` gives ``(1 - s) * y_mixed + s / C`` (timm's ``mixup_target``). Index targets give
+    ``dtype`` (default float32); dense targets keep their floating dtype.
+
+    Example:
+        >>> p = MixParams('cutmix', torch.tensor([1, 0]), 0.75, (0, 0, 2, 2))
+        >>> mix_targets(torch.tensor([0, 1]), p, 2).tolist()
+        [[0.75, 0.25], [0.25, 0.75]]
+    """
+    if y.ndim == 1:
+        dense = torch.zeros(y.shape[0], n_classes, dtype=dtype or torch.float32, device=y.device)
+        dense.scatter_(1, y.long().unsqueeze(1), 1.0)
+    else:
+        dense = y if y.dtype.is_floating_point else y.to(dtype or torch.float32)
+    if params is not None:
+        lam = to_device(params.lam, y.device).to(dense.dtype).view(-1, 1) if params.per_sample else params.lam
+        dense = dense * lam + dense.index_select(0, to_device(params.indices, y.device)) * (1 - lam)
+    if smoothing:
+        dense = dense * (1.0 - smoothing) + smoothing / n_classes
+    return dense
