@@ -298,8 +298,12 @@ class MixingAlgorithm(Algorithm):
         if self.num_classes is None:
             raise MixingError(f'{type(self).__name__} does not know num_classes yet: pass num_classes=..., or let a '
                               f'Trainer run Event.INIT, which takes it from the model.')
-        where = f'the input at input_key={self.input_key!r} (set input_key/target_key to where your batch keeps them)'
-        n, img_h, img_w = check_input(X, where)
+        if not isinstance(X, Tensor):
+            raise MixingError(
+                f'{type(self).__name__} needs the input at input_key={self.input_key!r} to be a tensor (N, ..., H, W), '
+                f'got {type(X).__name__}. Set input_key/target_key to where your batch keeps them.',
+            )
+        n, img_h, img_w = check_input(X)
         if self.target_type == 'mask':
             check_mask_targets(y, n, img_h, img_w)
         else:

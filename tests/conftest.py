@@ -6,9 +6,11 @@ import copy
 
 import pytest
 import torch
+from composer import Trainer
 from composer.core import Callback, State
 from composer.loggers import Logger
-from torch.utils.data import DataLoader, TensorDataset
+from composer.models import ComposerClassifier, ComposerModel
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 N_CLASSES = 5
 
@@ -71,3 +73,49 @@ def tiny_net(in_features: int) -> torch.nn.Module:
 @pytest.fixture
 def data():
     return tiny_data()
+
+
+def make_trainer(X, y, algorithms, *, batch_size=8, max_duration='2ba', model=None, callbacks=(), seed=17,
+                 loader=None, **kwargs) -> Trainer:
+    """A Trainer over ``(X, y)`` in batches of ``batch_size`` with a linear classifier and plain SGD."""
+    model = model or ComposerClassifier(tiny_net(X[0].numel()), num_classes=N_CLASSES)
+    return Trainer(model=model, train_dataloader=loader or tiny_loader(X, y, batch_size), max_duration=max_duration,
+                   algorithms=list(algorithms), callbacks=list(callbacks), seed=seed, progress_bar=False,
+                   optimizers=torch.optim.SGD(model.parameters(), lr=0.01), **kwargs)
+
+
+def run(X, y, algo, **kwargs) -> tuple[Trainer, Recorder]:
+    """Fits a :func:`make_trainer` run with ``algo`` and returns it with the :class:`Recorder` of what it saw."""
+    rec = Recorder(algo)
+    trainer = make_trainer(X, y, [algo], callbacks=[rec], **kwargs)
+    trainer.fit()
+    return trainer, rec
+
+
+class DictDataset(Dataset):
+    """Samples as ``{'image', 'label', 'id'}`` dicts."""
+
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return {'image': self.X[i], 'label': self.y[i], 'id': i}
+
+
+class DictModel(ComposerModel):
+    """A classifier of dict batches, trained on dense targets."""
+
+    def __init__(self, in_features):
+        super().__init__()
+        self.net = tiny_net(in_features)
+
+    def forward(self, batch):
+        return self.net(batch['image'])
+
+    def loss(self, outputs, batch):
+        from composer_cutmix import dense_cross_entropy
+
+        return dense_cross_entropy(outputs, batch['label'])

@@ -12,35 +12,25 @@ from composer.algorithms import LabelSmoothing
 from composer.core import DataSpec, Event
 from composer.loggers import InMemoryLogger
 from composer.models import ComposerClassifier, ComposerModel
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from torchmetrics.classification import MulticlassAccuracy
 
-from composer_cutmix import CutMix, CutMixParams, DenseCrossEntropyLoss, apply_cutmix, cutmix_batch, dense_cross_entropy
-from tests.conftest import N_CLASSES, Recorder, tiny_data, tiny_loader, tiny_net
-
-
-def make_trainer(X, y, algorithms, *, batch_size=8, max_duration='2ba', model=None, callbacks=(), seed=17,
-                 loader=None, **kwargs):
-    model = model or ComposerClassifier(tiny_net(X[0].numel()), num_classes=N_CLASSES)
-    return Trainer(
-        model=model,
-        train_dataloader=loader or tiny_loader(X, y, batch_size),
-        max_duration=max_duration,
-        algorithms=list(algorithms),
-        callbacks=list(callbacks),
-        seed=seed,
-        progress_bar=False,
-        optimizers=torch.optim.SGD(model.parameters(), lr=0.01),
-        **kwargs,
-    )
+from composer_cutmix import CutMix, DenseCrossEntropyLoss, apply, cutmix_batch, dense_cross_entropy
+from tests.conftest import (
+    N_CLASSES,
+    DictDataset,
+    DictModel,
+    Recorder,
+    make_trainer,
+    tiny_data,
+    tiny_loader,
+    tiny_net,
+)
+from tests.conftest import run as run_with
 
 
 def run(X, y, cutmix=None, **kwargs):
-    cutmix = cutmix or CutMix(N_CLASSES, 1.0)
-    rec = Recorder(cutmix)
-    trainer = make_trainer(X, y, [cutmix], callbacks=[rec], **kwargs)
-    trainer.fit()
-    return trainer, rec
+    return run_with(X, y, cutmix or CutMix(N_CLASSES, 1.0), **kwargs)
 
 
 def test_one_box_one_lam_one_permutation_per_minibatch(data):
@@ -50,9 +40,9 @@ def test_one_box_one_lam_one_permutation_per_minibatch(data):
     for b, (batch, params) in enumerate(zip(rec.batches, rec.params)):
         Xb, yb = X[8 * b:8 * b + 8], y[8 * b:8 * b + 8]
         Xm, ym = batch
-        assert isinstance(params, CutMixParams)
+        assert params.op == 'cutmix' and not params.per_sample and len(params.bbox) == 4
         # pixel-exact: one shared rectangle pasted from the shared permutation
-        assert torch.equal(Xm, apply_cutmix(Xb, params.bbox, params.indices))
+        assert torch.equal(Xm, apply(Xb, params))
         changed = (Xm != Xb).any(dim=1)  # (N, H, W)
         y0, x0, y1, x1 = params.bbox
         outside = torch.ones_like(changed)
@@ -67,57 +57,6 @@ def test_one_box_one_lam_one_permutation_per_minibatch(data):
     assert len({p.bbox for p in rec.params}) > 1, 'each minibatch draws anew'
 
 
-def test_microbatches_share_the_minibatch_draw(data):
-    X, y = data
-    _, rec = run(X, y, batch_size=16, max_duration='2ba', device_train_microbatch_size=4)
-    assert len(rec.microbatches) == 8  # 2 batches x 4 microbatches
-    for b in range(2):
-        micro = rec.microbatches[4 * b:4 * b + 4]
-        Xm = torch.cat([m[0] for m in micro])
-        ym = torch.cat([m[1] for m in micro])
-        assert torch.equal(Xm, rec.batches[b][0]) and torch.equal(ym, rec.batches[b][1])
-        lam = rec.params[b].lam
-        # the same lam in every microbatch: each row's weights are {lam, 1 - lam} (or 1 when paired with itself)
-        top = ym.max(1).values
-        assert torch.all(((top - max(lam, 1 - lam)).abs() < 1e-6) | ((top - 1).abs() < 1e-6))
-
-
-def test_eval_batches_are_untouched(data):
-    X, y = data
-    cutmix = CutMix(N_CLASSES)
-    rec = Recorder(cutmix)
-    trainer = make_trainer(X, y, [cutmix], callbacks=[rec], eval_dataloader=tiny_loader(X, y, 8), eval_interval='1ba')
-    trainer.fit()
-    assert len(rec.eval_batches) == 8
-    for i, batch in enumerate(rec.eval_batches[:4]):
-        assert torch.equal(batch[0], X[8 * i:8 * i + 8]) and torch.equal(batch[1], y[8 * i:8 * i + 8])
-    acc = trainer.state.eval_metric_values['MulticlassAccuracy']
-    assert 0.0 <= acc <= 1.0
-
-
-class DictDataset(Dataset):
-    def __init__(self, X, y):
-        self.X, self.y = X, y
-
-    def __len__(self):
-        return len(self.X)
-
-    def __getitem__(self, i):
-        return {'image': self.X[i], 'label': self.y[i], 'id': i}
-
-
-class DictModel(ComposerModel):
-    def __init__(self, in_features):
-        super().__init__()
-        self.net = tiny_net(in_features)
-
-    def forward(self, batch):
-        return self.net(batch['image'])
-
-    def loss(self, outputs, batch):
-        return dense_cross_entropy(outputs, batch['label'])
-
-
 def test_dict_batches_keep_their_structure(data):
     X, y = data
     cutmix = CutMix(N_CLASSES, input_key='image', target_key='label')
@@ -129,7 +68,7 @@ def test_dict_batches_keep_their_structure(data):
     assert isinstance(batch, dict) and set(batch) == {'image', 'label', 'id'}
     assert torch.equal(batch['id'], torch.arange(8))
     p = rec.params[0]
-    assert torch.equal(batch['image'], apply_cutmix(X[:8], p.bbox, p.indices))
+    assert torch.equal(batch['image'], apply(X[:8], p))
     assert batch['label'].shape == (8, N_CLASSES)
 
 
@@ -226,24 +165,6 @@ def test_same_seed_same_boxes_other_seed_other_boxes(data):
     assert boxes[0] != boxes[2]
 
 
-def test_resumed_run_mixes_like_the_uninterrupted_one(tmp_path):
-    X, y = tiny_data(n=48)
-    _, full = run(X, y, max_duration='6ba')
-
-    first = make_trainer(X, y, [CutMix(N_CLASSES)], max_duration='6ba', save_folder=str(tmp_path),
-                         save_interval='2ba', save_filename='ba{batch}.pt')
-    first.fit(duration='2ba')
-    cutmix = CutMix(N_CLASSES)
-    rec = Recorder(cutmix)
-    resumed = make_trainer(X, y, [cutmix], max_duration='6ba', callbacks=[rec], load_path=str(tmp_path / 'ba2.pt'))
-    resumed.fit()
-    assert len(rec.params) == 4
-    for mine, theirs in zip(rec.params, full.params[2:]):
-        assert mine.bbox == theirs.bbox and mine.lam == theirs.lam and torch.equal(mine.indices, theirs.indices)
-    for mine, theirs in zip(rec.batches, full.batches[2:]):
-        assert torch.equal(mine[0], theirs[0]) and torch.equal(mine[1], theirs[1])
-
-
 class BadLabelsOnce:
     def __init__(self, X, y, bad_at):
         self.X, self.y, self.bad_at = X, y, bad_at
@@ -305,7 +226,7 @@ def test_uint8_and_channels_last_batches(data):
     make_trainer(X, y, [cutmix], model=model, callbacks=[rec]).fit()
     Xm = rec.batches[0][0]
     assert Xm.dtype == torch.uint8
-    assert torch.equal(Xm, apply_cutmix(X[:8], rec.params[0].bbox, rec.params[0].indices))
+    assert torch.equal(Xm, apply(X[:8], rec.params[0]))
 
 
 def test_batch_of_one_passes_through(data):
@@ -317,15 +238,6 @@ def test_batch_of_one_passes_through(data):
 
 
 # ----------------------------------------------------------------------------------------- options (issue 6)
-
-
-def test_prob_zero_passes_through_with_one_hot_targets(data):
-    X, y = data
-    _, rec = run(X, y, CutMix(N_CLASSES, prob=0.0), max_duration='3ba')
-    for b, (Xm, ym) in enumerate(rec.batches):
-        assert torch.equal(Xm, X[8 * b:8 * b + 8])
-        torch.testing.assert_close(ym, F.one_hot(y[8 * b:8 * b + 8], N_CLASSES).float())
-    assert rec.params == [None] * 3
 
 
 def test_prob_mixes_about_that_share_of_batches():
@@ -357,7 +269,7 @@ def test_elem_mode_in_the_trainer(data):
     assert p.lam.shape == (8,)
     torch.testing.assert_close(ym.sum(1), torch.ones(8))
     for i in range(8):
-        y0, x0, y1, x1 = p.bboxes[i].tolist()
+        y0, x0, y1, x1 = p.bbox[i].tolist()
         expected = X[i].clone()
         expected[..., y0:y1, x0:x1] = X[p.indices[i], ..., y0:y1, x0:x1]
         assert torch.equal(Xm[i], expected)
@@ -417,8 +329,8 @@ def test_segmentation_masks_get_the_box(data):
             callbacks=[rec], progress_bar=False).fit()
     p = rec.params[0]
     Xm, mm = rec.batches[0]
-    assert torch.equal(mm, apply_cutmix(m[:8], p.bbox, p.indices)) and mm.dtype == m.dtype
-    assert torch.equal(Xm, apply_cutmix(X[:8], p.bbox, p.indices))
+    assert torch.equal(mm, apply(m[:8], p)) and mm.dtype == m.dtype
+    assert torch.equal(Xm, apply(X[:8], p))
 
 
 def test_log_params_sends_lam_and_box_to_the_logger(data):
@@ -447,6 +359,7 @@ def test_compiled_model_trains_without_graph_breaks(data):
     (dict(num_classes=10, alpha=0), 'alpha must be'),
     (dict(num_classes=10, prob=1.5), 'prob must be a probability'),
     (dict(num_classes=10, mode='pixels'), "mode must be 'batch'"),
+    (dict(num_classes=10, keep_box_inside=True, uniform_sampling=True), 'two different placements; pick one'),
     (dict(num_classes=10, target_type='box'), "target_type must be 'labels'"),
     (dict(num_classes=10, stop_at='soon'), 'stop_at must be a Composer time'),
     (dict(num_classes=10, stop_at='2tok'), "stop_at must be in 'dur'"),

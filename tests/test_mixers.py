@@ -13,19 +13,18 @@ from composer.loggers import InMemoryLogger
 from composer.models import ComposerClassifier
 from torchmetrics.classification import MulticlassAccuracy
 
-from composer_cutmix import (
-    CutMix,
-    CutMixElemParams,
-    CutMixParams,
-    DenseCrossEntropyLoss,
-    MixingError,
-    MixUp,
-    MixUpCutMix,
-    MixUpCutMixElemParams,
-    MixUpElemParams,
-    MixUpParams,
+from composer_cutmix import CutMix, DenseCrossEntropyLoss, MixingError, MixUp, MixUpCutMix
+from tests.conftest import (
+    N_CLASSES,
+    DictDataset,
+    DictModel,
+    Recorder,
+    make_trainer,
+    run,
+    tiny_data,
+    tiny_loader,
+    tiny_net,
 )
-from tests.conftest import N_CLASSES, Recorder, tiny_data, tiny_loader, tiny_net
 
 MIXERS = {
     'cutmix': lambda **kw: CutMix(**kw),
@@ -37,23 +36,16 @@ MIXERS = {
 
 def expected_mix(X, params):
     """An independent reference for what a draw does to the pixels: a paste per box, a blend per lam."""
-    n = X.shape[0]
     out = X.clone()
-    for i in range(n):
+    boxes, ops = params.boxes().tolist(), params.ops()
+    for i in range(X.shape[0]):
         j = int(params.indices[i])
-        if isinstance(params, CutMixParams):
-            y0, x0, y1, x1 = params.bbox
+        if ops[i] == 'cutmix':
+            y0, x0, y1, x1 = boxes[i]
             out[i, ..., y0:y1, x0:x1] = X[j, ..., y0:y1, x0:x1]
-        elif isinstance(params, (MixUpParams, MixUpElemParams)):
-            lam = float(params.lam if isinstance(params, MixUpParams) else params.lam[i])
+        elif ops[i] == 'mixup':
+            lam = float(params.blend if not params.per_sample else params.blend[i])
             out[i] = lam * X[i] + (1 - lam) * X[j]
-        elif isinstance(params, (CutMixElemParams, MixUpCutMixElemParams)):
-            if isinstance(params, CutMixElemParams) or params.use_cutmix[i]:
-                y0, x0, y1, x1 = params.bboxes[i].tolist()
-                out[i, ..., y0:y1, x0:x1] = X[j, ..., y0:y1, x0:x1]
-            else:
-                lam = float(params.lam[i])
-                out[i] = lam * X[i] + (1 - lam) * X[j]
     return out
 
 
@@ -61,25 +53,9 @@ def expected_targets(y, params, smoothing=0.0):
     if params is None:
         dense = F.one_hot(y, N_CLASSES).float()
     else:
-        lam = params.lam if isinstance(params.lam, torch.Tensor) else torch.tensor(params.lam)
-        lam = lam.float().reshape(-1, 1)
+        lam = params.weights().reshape(-1, 1)
         dense = lam * F.one_hot(y, N_CLASSES) + (1 - lam) * F.one_hot(y[params.indices], N_CLASSES)
     return dense * (1 - smoothing) + smoothing / N_CLASSES
-
-
-def make_trainer(X, y, algorithms, *, batch_size=8, max_duration='2ba', model=None, callbacks=(), seed=17,
-                 loader=None, **kwargs):
-    model = model or ComposerClassifier(tiny_net(X[0].numel()), num_classes=N_CLASSES)
-    return Trainer(model=model, train_dataloader=loader or tiny_loader(X, y, batch_size), max_duration=max_duration,
-                   algorithms=list(algorithms), callbacks=list(callbacks), seed=seed, progress_bar=False,
-                   optimizers=torch.optim.SGD(model.parameters(), lr=0.01), **kwargs)
-
-
-def run(X, y, algo, **kwargs):
-    rec = Recorder(algo)
-    trainer = make_trainer(X, y, [algo], callbacks=[rec], **kwargs)
-    trainer.fit()
-    return trainer, rec
 
 
 @pytest.mark.parametrize('name', list(MIXERS))
@@ -128,7 +104,12 @@ def test_resumed_run_mixes_like_the_uninterrupted_one(name, tmp_path):
     assert len(resumed.batches) == 4
     for mine, theirs in zip(resumed.batches, full.batches[2:]):
         assert torch.equal(mine[0], theirs[0]) and torch.equal(mine[1], theirs[1])
-    assert [type(p).__name__ for p in resumed.params] == [type(p).__name__ for p in full.params[2:]]
+    for mine, theirs in zip(resumed.params, full.params[2:]):  # the same draws, field by field
+        assert (mine is None) == (theirs is None)
+        if mine is not None:
+            assert mine.op == theirs.op and torch.equal(mine.indices, theirs.indices)
+            torch.testing.assert_close(mine.weights(), theirs.weights(), rtol=0, atol=0)
+            assert torch.equal(mine.boxes(), theirs.boxes())
 
 
 @pytest.mark.parametrize('name', list(MIXERS))
@@ -142,6 +123,18 @@ def test_training_accuracy_is_scored_against_the_dominant_label(name, data):
     expected = MulticlassAccuracy(num_classes=N_CLASSES, average='macro')(rec.outputs[0], rec.batches[0][1].argmax(1))
     torch.testing.assert_close(trainer.state.train_metric_values['MulticlassAccuracy'], expected)
     assert isinstance(model._loss_fn, DenseCrossEntropyLoss)
+
+
+@pytest.mark.parametrize('name', list(MIXERS))
+def test_num_classes_must_match_the_model(name, data):
+    X, y = data
+    with pytest.raises(MixingError, match=f'num_classes=7\\) does not match the model, which has num_classes={N_CLASSES}'):
+        make_trainer(X, y, [MIXERS[name](num_classes=7)])
+    bare = ComposerClassifier(tiny_net(48), train_metrics=MulticlassAccuracy(num_classes=N_CLASSES),
+                              val_metrics=MulticlassAccuracy(num_classes=N_CLASSES))
+    assert bare.num_classes is None  # it declares no class count
+    with pytest.raises(MixingError, match='takes the class count from the model'):
+        make_trainer(X, y, [MIXERS[name]()], model=bare)
 
 
 @pytest.mark.parametrize('name', list(MIXERS))
@@ -185,8 +178,6 @@ def test_prob_zero_and_stop_at(name, data):
 @pytest.mark.parametrize('name', ['mixup', 'switch'])
 def test_dict_batches_and_keys(name, data):
     X, y = data
-    from tests.test_algorithm import DictDataset, DictModel
-
     algo = MIXERS[name](num_classes=N_CLASSES, input_key='image', target_key='label')
     rec = Recorder(algo)
     Trainer(model=DictModel(X[0].numel()), train_dataloader=torch.utils.data.DataLoader(DictDataset(X, y), batch_size=8),
@@ -203,11 +194,13 @@ def test_mixup_last_params_says_mixup(data):
     X, y = data
     algo = MixUp()
     run(X, y, algo, max_duration='1ba')
-    assert type(algo.last_params).__name__ == 'MixUpParams' and 0.0 <= algo.last_params.lam <= 1.0
-    assert sorted(algo.last_params.indices.tolist()) == list(range(8))
+    p = algo.last_params
+    assert p.op == 'mixup' and not p.per_sample and p.bbox is None and p.blend == p.lam
+    assert sorted(p.indices.tolist()) == list(range(8))
     algo = MixUp(mode='elem')
     run(X, y, algo, max_duration='1ba')
-    assert type(algo.last_params).__name__ == 'MixUpElemParams' and algo.last_params.lam.shape == (8,)
+    p = algo.last_params
+    assert p.op == 'mixup' and p.per_sample and p.lam.shape == (8,) and torch.equal(p.blend, p.lam)
 
 
 def test_mixup_interpolate_loss_equals_the_dense_loss(data):
@@ -221,13 +214,13 @@ def test_mixup_interpolate_loss_equals_the_dense_loss(data):
     torch.testing.assert_close(torch.stack(interp.losses), torch.stack(dense.losses))
 
 
-def test_mixup_lam_law_inside_the_trainer():
+def test_mixup_lam_law_of_the_algorithms_mixer():
     from scipy import stats
 
-    X, y = tiny_data(n=600, h=2, w=2)
     algo = MixUp(alpha=0.5)
-    _, rec = run(X, y, algo, batch_size=2, max_duration='300ba')
-    assert stats.kstest([p.lam for p in rec.params], stats.beta(0.5, 0.5).cdf).pvalue > 0.01
+    algo.generator = torch.Generator().manual_seed(0)
+    lams = [algo.mixer.draw(2, 2, 2).lam for _ in range(300)]  # what AFTER_DATALOADER draws, batch after batch
+    assert stats.kstest(lams, stats.beta(0.5, 0.5).cdf).pvalue > 0.01
 
 
 # ------------------------------------------------------------------------------------------- the switch
@@ -236,12 +229,11 @@ def test_mixup_lam_law_inside_the_trainer():
 def test_switch_picks_cutmix_about_switch_prob_of_the_time():
     from scipy import stats
 
-    X, y = tiny_data(n=800, h=4, w=4)
     algo = MixUpCutMix(switch_prob=0.25)
-    _, rec = run(X, y, algo, batch_size=2, max_duration='400ba')
-    kinds = [type(p).__name__ for p in rec.params]
-    assert set(kinds) == {'CutMixParams', 'MixUpParams'}
-    assert stats.binomtest(kinds.count('CutMixParams'), 400, 0.25).pvalue > 0.01
+    algo.generator = torch.Generator().manual_seed(0)
+    kinds = [algo.mixer.draw(2, 4, 4).op for _ in range(400)]
+    assert set(kinds) == {'cutmix', 'mixup'}
+    assert stats.binomtest(kinds.count('cutmix'), 400, 0.25).pvalue > 0.01
 
 
 def test_switch_label_smoothing_for_mixed_and_unmixed_batches():
@@ -292,7 +284,8 @@ def test_two_mixers_in_one_trainer_are_refused_at_construction(pair, data):
 @pytest.mark.parametrize('factory,message', [
     (lambda: MixUp(alpha=0), 'alpha must be'),
     (lambda: MixUp(prob=2), 'prob must be a probability'),
-    (lambda: MixUp(mode='pair'), "mode must be 'batch'"),
+    (lambda: MixUp(mode='pair'), "mode='pair' (timm's pairwise mode) is not supported"),
+    (lambda: MixUp(mode='pixels'), "mode must be 'batch'"),
     (lambda: MixUp(mode='elem', interpolate_loss=True), 'needs one lam per batch'),
     (lambda: MixUp(stop_at='soon'), 'stop_at must be a Composer time'),
     (lambda: MixUp(num_classes=2.0), 'alpha first'),
@@ -305,7 +298,7 @@ def test_two_mixers_in_one_trainer_are_refused_at_construction(pair, data):
     (lambda: MixUpCutMix(cutmix_minmax=0.5), 'pair (lo, hi)'),
     (lambda: MixUpCutMix(correct_lam='yes'), 'correct_lam must be True or False'),
     (lambda: MixUpCutMix(label_smoothing=1.2), 'label_smoothing must be a probability'),
-    (lambda: MixUpCutMix(mode='pair'), "mode must be 'batch'"),
+    (lambda: MixUpCutMix(mode='pair'), "use mode='elem'"),
     (lambda: MixUpCutMix(num_classes=0), 'num_classes must be >= 1'),
 ])
 def test_constructors_validate_every_argument(factory, message):
