@@ -54,6 +54,7 @@ def test_one_box_one_lam_one_permutation_per_minibatch(data):
         expected = params.lam * F.one_hot(yb, N_CLASSES) + (1 - params.lam) * F.one_hot(yb[params.indices], N_CLASSES)
         torch.testing.assert_close(ym, expected.float())
         assert params.lam == pytest.approx(1 - (y1 - y0) * (x1 - x0) / (8 * 6))
+    assert torch.equal(trainer.state.algorithms[0].last_labels, y[16:24]), 'the labels before mixing are kept'
     assert len({p.bbox for p in rec.params}) > 1, 'each minibatch draws anew'
 
 

@@ -4,6 +4,7 @@ package is two wings (the plugin loads nothing of the runner)."""
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -15,12 +16,14 @@ from composer import Trainer
 from composer.models import ComposerClassifier, ComposerModel
 from scipy import stats
 
-from composer_cutmix import CutMix, MixingError, MixUp, MixUpCutMix, sample_params
+from composer_cutmix import CutMix, MixingError, MixUp, MixUpCutMix
+from composer_cutmix.mixing import check_placement, draw_cutmix
 from tests.conftest import N_CLASSES, Recorder, tiny_data, tiny_loader, tiny_net
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / 'composer_cutmix'
-PLUGIN = ('functional', 'algorithm', 'loss', 'metrics')
+CORE = ('functional', 'mixer', 'mixing')  # what `import composer_cutmix` loads: torch and numpy only
+PLUGIN = (*CORE, 'algorithm', 'loss', 'metrics')
 
 
 def trainer_for(model, algorithms, X=None, y=None, **kwargs):
@@ -155,8 +158,9 @@ def composer_areas(n, img_h, img_w, uniform):
 
 def our_areas(n, img_h, img_w, **kwargs):
     g = torch.Generator().manual_seed(1)
-    boxes = [sample_params(2, img_h, img_w, 1.0, generator=g, **kwargs).bbox for _ in range(n)]
-    return np.array([(y1 - y0) * (x1 - x0) for y0, x0, y1, x1 in boxes])
+    placement = check_placement(kwargs.get('uniform_sampling', False), kwargs.get('keep_box_inside', False))
+    boxes = draw_cutmix(n, img_h, img_w, 1.0, placement=placement, per_sample=True, generator=g).bbox  # iid rows
+    return ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])).numpy()
 
 
 @pytest.mark.parametrize('uniform', [False, True])
@@ -203,22 +207,20 @@ def fresh_process() -> list[str]:
 def test_importing_the_plugin_loads_nothing_of_the_runner(fresh_process):
     loaded = fresh_process[0].split()
     ours = sorted(m for m in loaded if m.startswith('composer_cutmix'))
-    assert ours == ['composer_cutmix', *(f'composer_cutmix.{m}' for m in sorted(PLUGIN))], ours
-    assert 'omegaconf' not in loaded
-
-
-def test_former_import_paths_and_lazy_runner_names_still_work(fresh_process):
-    import composer_cutmix
-    import composer_cutmix.config as legacy_config
-    from composer_cutmix.registry import build_algorithms
-    from composer_cutmix.runner import config, registry
-
-    assert legacy_config is config and build_algorithms is registry.build_algorithms
-    assert legacy_config.__spec__.name == 'composer_cutmix.runner.config'
-    assert composer_cutmix.load_config is config.load_config
-    from composer_cutmix import ConfigError, preview_batch, train  # noqa: F401
+    assert ours == ['composer_cutmix', *(f'composer_cutmix.{m}' for m in sorted(CORE))], ours
+    assert 'omegaconf' not in loaded and 'composer' not in loaded, 'the core needs neither the runner nor Composer'
     help_text = '\n'.join(fresh_process[1:])
     assert 'exit 0' in help_text and 'train' in help_text and 'preview' in help_text
+
+
+def test_the_runner_is_imported_from_the_runner():
+    import composer_cutmix
+    from composer_cutmix.runner import ConfigError, load_config, preview_batch, train  # noqa: F401
+
+    for former in ('load_config', 'train', 'preview_batch', 'ConfigError'):
+        assert not hasattr(composer_cutmix, former)
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module('composer_cutmix.config')  # the 0.1 paths are gone (CHANGELOG)
 
 
 def _imports(path: Path) -> list[tuple[str, list[str]]]:

@@ -11,14 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from composer.core import Callback
 from PIL import Image
 
 from composer_cutmix.algorithm import is_mixing_algorithm
-from composer_cutmix.functional import CutMixElemParams, CutMixParams, MixUpElemParams, cutmix_batch, mixup_batch
 from composer_cutmix.runner.config import ConfigError, load_config
-from composer_cutmix.runner.loggers import build_loggers, own_labels
+from composer_cutmix.runner.loggers import build_loggers
 from composer_cutmix.runner.preview import draw_batch
 from composer_cutmix.runner.train import train
 
@@ -35,8 +33,8 @@ class _Seen(Callback):
 
     def after_dataloader(self, state, logger) -> None:
         (mixer,) = [a for a in state.algorithms if is_mixing_algorithm(a)]
-        X, y = state.batch
-        self.batches[int(state.timestamp.batch)] = (X.clone(), y.clone(), mixer.last_params)
+        X, _ = state.batch
+        self.batches[int(state.timestamp.batch)] = (X.clone(), mixer.last_labels.clone(), mixer.last_params)
 
 
 @pytest.fixture(scope='module')
@@ -60,8 +58,8 @@ def run(tmp_path_factory, request):
     accuracy = [x['metrics/eval/MulticlassAccuracy'] for x in lines if 'metrics/eval/MulticlassAccuracy' in x]
     # The pictures the callback should have sent: batches 0 and 2, first 8 images, drawn from the draw that mixed them.
     info = {'classes': tuple(f'class {i}' for i in range(10)), 'mean': (0.5,), 'std': (0.289,)}
-    pictures = {b: np.asarray(draw_batch(X[:8], own_labels(y, p), p, info['classes'], info['mean'], info['std']))
-                for b, (X, y, p) in seen.batches.items() if b in (0, 2)}
+    pictures = {b: np.asarray(draw_batch(X[:8], labels, p, info['classes'], info['mean'], info['std']))
+                for b, (X, labels, p) in seen.batches.items() if b in (0, 2)}
     return {'tmp': tmp, 'cfg': cfg, 'losses': losses, 'accuracy': accuracy, 'pictures': pictures}
 
 
@@ -139,28 +137,3 @@ def test_pictures_need_a_logger_that_shows_them(tmp_path):
         train(load_config(SYNTHETIC, [*QUIET, f'run_folder={tmp_path}', 'loggers.log_mixed_images=100ba']))
     with pytest.raises(ConfigError, match=r"loggers.log_mixed_images: '3xx' is not a Composer time"):
         load_config(SYNTHETIC, ['loggers.log_mixed_images=3xx'])
-
-
-def test_own_labels_are_recovered_from_mixed_targets():
-    g = torch.Generator().manual_seed(0)
-    n, c = 64, 10
-    X = torch.rand(n, 1, 8, 8, generator=g)
-    y = torch.randint(0, c, (n,), generator=g)
-    perm = torch.randperm(n, generator=g)
-    # CutMix, one box for the batch: lam 0.75 (own label heavier) and 0.25 (the partner's heavier).
-    for box, lam in (((0, 0, 4, 4), 0.75), ((0, 0, 8, 6), 0.25)):
-        _, t = cutmix_batch(X, y, c, bbox=box, indices=perm)
-        assert torch.equal(own_labels(t, CutMixParams(box, lam, perm)), y)
-        assert not torch.equal(t.argmax(1), y) or lam > 0.5  # the dominant label is not the own one below 0.5
-    # CutMix per sample, and MixUp per sample with label smoothing 0.1.
-    boxes = torch.tensor([[0, 0, int(k), 8] for k in torch.randint(0, 9, (n,), generator=g)])
-    _, t = cutmix_batch(X, y, c, bbox=boxes, indices=perm, mode='elem')
-    lam = 1 - boxes[:, 2].float() / 8
-    ok = (lam != 0.5) & (lam != 0)  # a tie, or an image wholly covered: its own label left no trace in the target
-    assert int(ok.sum()) > 40
-    assert torch.equal(own_labels(t, CutMixElemParams(boxes, lam, perm))[ok], y[ok])
-    lam = torch.rand(n, generator=g)
-    _, t = mixup_batch(X, y, c, lam=lam, indices=perm, mode='elem')
-    smoothed = 0.9 * t + 0.1 / c
-    assert torch.equal(own_labels(smoothed, MixUpElemParams(lam, perm), label_smoothing=0.1), y)
-    assert torch.equal(own_labels(y, None), y) and torch.equal(own_labels(t, None), t.argmax(1))
