@@ -23,22 +23,8 @@ from composer.models import ComposerClassifier
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from composer_cutmix import (
-    CutMix,
-    CutMixElemParams,
-    CutMixParams,
-    MixUp,
-    MixUpCutMix,
-    apply_cutmix,
-    apply_params,
-    cutmix_batch,
-    mix_targets,
-    mixup_batch,
-    sample_mixup_params,
-    sample_mixup_params_elem,
-    sample_params,
-    sample_params_elem,
-)
+from composer_cutmix import CutMix, Mixer, MixUp, MixUpCutMix, apply, cutmix_batch, mix_targets, mixup_batch
+from composer_cutmix.mixing import draw_cutmix, draw_mixup
 from tests.conftest import N_CLASSES, Recorder, tiny_data, tiny_loader, tiny_net
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'benchmarks'))
@@ -112,24 +98,31 @@ def test_mixup_on_cuda_matches_cpu(dtype, layout, inplace):
     assert gpu[0].is_contiguous(memory_format=layout)
 
 
+DRAWS = {
+    'cutmix': lambda g: draw_cutmix(16, 8, 6, 1.0, generator=g),
+    'cutmix_elem': lambda g: draw_cutmix(16, 8, 6, 1.0, per_sample=True, generator=g),
+    'mixup': lambda g: draw_mixup(16, 1.0, generator=g),
+    'mixup_elem': lambda g: draw_mixup(16, 1.0, per_sample=True, generator=g),
+    'mixup_cutmix_elem': lambda g: Mixer(0.8, 1.0, prob=0.8, mode='elem', num_classes=N_CLASSES,
+                                         generator=g).draw(16, 8, 6),
+}
+
+
 @pytest.mark.parametrize('layout', LAYOUTS, ids=['contiguous', 'channels_last'])
 @pytest.mark.parametrize('dtype', DTYPES, ids=str)
-@pytest.mark.parametrize('draw', ['cutmix', 'cutmix_elem', 'mixup', 'mixup_elem'])
+@pytest.mark.parametrize('draw', list(DRAWS))
 def test_per_step_work_on_device_data_never_synchronises(draw, dtype, layout):
     """What the algorithms run per step once the batch is on the device, under sync debug mode 'error'."""
     X, y = images(dtype=dtype, layout=layout)
-    g = torch.Generator().manual_seed(0)
-    params = {'cutmix': lambda: sample_params(16, 8, 6, 1.0, generator=g),
-              'cutmix_elem': lambda: sample_params_elem(16, 8, 6, 1.0, generator=g),
-              'mixup': lambda: sample_mixup_params(16, 1.0, generator=g),
-              'mixup_elem': lambda: sample_mixup_params_elem(16, 1.0, generator=g)}[draw]()
-    expected = apply_params(X, params)
+    params = DRAWS[draw](torch.Generator().manual_seed(0))
+    expected = apply(X, params)
     Xd, yd = X.to(DEVICE, copy=True), y.to(DEVICE)
     with SyncCensus(mode='error'):
-        Xm = apply_params(Xd, params, inplace=True)
-        ym = mix_targets(yd, params.lam, params.indices, N_CLASSES)
-    assert_same(Xm, expected, exact=dtype != torch.float32 or draw.startswith('cutmix'))
-    assert_same(ym, mix_targets(y, params.lam, params.indices, N_CLASSES), exact=False)
+        Xm = apply(Xd, params, inplace=True)
+        ym = mix_targets(yd, params, N_CLASSES, smoothing=0.1)
+    assert Xm is Xd and Xm.is_contiguous(memory_format=layout)
+    assert_same(Xm, expected, exact=dtype != torch.float32 or params.op == 'cutmix')
+    assert_same(ym, mix_targets(y, params, N_CLASSES, smoothing=0.1), exact=False)
 
 
 # ------------------------------------------------------------------------------------------- the algorithms
@@ -168,14 +161,6 @@ def trainer_for(algorithm, X, y, *, layout=torch.contiguous_format, precision='f
                    progress_bar=False, log_to_console=False, loggers=[], seed=1)
 
 
-def test_functional_on_cuda_matches_cpu():
-    X, y = tiny_data()
-    idx = torch.randperm(32)
-    cpu = cutmix_batch(X, y, N_CLASSES, bbox=(1, 1, 6, 4), indices=idx)
-    gpu = cutmix_batch(X.to(DEVICE), y.to(DEVICE), N_CLASSES, bbox=(1, 1, 6, 4), indices=idx)
-    assert gpu[0].device.type == DEVICE and torch.equal(gpu[0].cpu(), cpu[0]) and torch.equal(gpu[1].cpu(), cpu[1])
-
-
 def test_batch_is_moved_and_mixed_on_the_device_leaving_host_memory_alone():
     X, y = tiny_data()
     X_keep = X.clone()
@@ -187,7 +172,7 @@ def test_batch_is_moved_and_mixed_on_the_device_leaving_host_memory_alone():
     Xm, ym = rec.batches[0]
     assert Xm.device.type == ym.device.type == DEVICE
     p = rec.params[0]
-    assert torch.equal(Xm.cpu(), apply_cutmix(X[:8], p.bbox, p.indices))
+    assert p.op == 'cutmix' and torch.equal(Xm.cpu(), apply(X[:8], p))
     assert torch.equal(X, X_keep)
 
 
@@ -208,8 +193,8 @@ def test_algorithm_step_on_a_real_state_never_synchronises(name, dtype, layout):
     assert Xm.device.type == ym.device.type == DEVICE and Xm.is_contiguous(memory_format=layout)
     params = algorithm.last_params
     assert params is not None
-    blended = not isinstance(params, (CutMixParams, CutMixElemParams))  # float32 blends: an ulp apart at most
-    assert_same(Xm, apply_params(X[:8], params), exact=dtype != torch.float32 or not blended)
+    blended = params.op != 'cutmix'  # float32 blends: an ulp apart at most
+    assert_same(Xm, apply(X[:8], params), exact=dtype != torch.float32 or not blended)
 
 
 @functools.cache
@@ -260,4 +245,4 @@ def test_bf16_autocast_channels_last_run(name):
     assert all(torch.isfinite(loss) for loss in rec.losses)
     for (Xm, _), params, start in zip(rec.batches, rec.params, (0, 8, 16)):
         assert Xm.is_contiguous(memory_format=torch.channels_last)
-        assert_same(Xm, apply_params(X[start:start + 8], params), exact=False)
+        assert_same(Xm, apply(X[start:start + 8], params), exact=False)

@@ -19,7 +19,8 @@ from composer_cutmix import (
     dense_cross_entropy,
     mix_targets,
 )
-from composer_cutmix.metrics import score_against_dominant_label, takes_index_targets
+from composer_cutmix.metrics import DominantLabel, takes_hard_targets
+from composer_cutmix.mixing import MixParams
 
 g = torch.Generator().manual_seed(0)
 LOGITS = torch.randn(6, 4, generator=g)
@@ -64,7 +65,7 @@ def test_mixed_rows_summing_to_one_up_to_rounding_raise_no_warning_unlike_compos
     # under 128, which is enough for Composer's soft_cross_entropy to warn on every such step.
     gen = torch.Generator().manual_seed(0)
     labels = torch.randint(0, 10, (128,), generator=gen)
-    target = mix_targets(labels, 1 - 776 / 784, torch.randperm(128, generator=gen), 10)
+    target = mix_targets(labels, MixParams('cutmix', torch.randperm(128, generator=gen), 1 - 776 / 784), 10)
     logits = torch.randn(128, 10, generator=gen)
     assert target.sum() < 128
     with pytest.warns(UserWarning, match='less than 1 total probability'):
@@ -137,14 +138,16 @@ def test_dominant_label_metrics():
     plain = MulticlassAccuracy(num_classes=4, average='micro')
     plain.update(preds, dense)
     assert plain.compute() != pytest.approx(1 / 3), 'the problem this module exists for: dense rows are misread'
-    metric = MulticlassAccuracy(num_classes=4, average='micro')
-    assert takes_index_targets(metric)
-    assert score_against_dominant_label(metric) and not score_against_dominant_label(metric)
+    metric = DominantLabel(MulticlassAccuracy(num_classes=4, average='micro'))
+    assert takes_hard_targets(metric.metric) and not takes_hard_targets(metric)
     metric.update(preds, dense)
     assert metric.compute() == pytest.approx(1 / 3)
     metric.update(preds, torch.tensor([0, 1, 2]))  # index targets pass through
     assert metric.compute() == pytest.approx(4 / 6)
-    macro = MulticlassAccuracy(num_classes=4, average='macro')
-    score_against_dominant_label(macro)
-    macro(preds, dense)  # forward() goes through update too; torchmetrics' bincount would crash on dense rows
-    assert set(metric.state_dict()) == set(MulticlassAccuracy(num_classes=4).state_dict())
+    metric.reset()
+    assert metric.metric.tp.sum() == 0, 'reset reaches the wrapped metric'
+    macro = DominantLabel(MulticlassAccuracy(num_classes=4, average='macro'))
+    expected = MulticlassAccuracy(num_classes=4, average='macro')(preds, dense.argmax(1))
+    assert macro(preds, dense) == expected  # forward too; torchmetrics' bincount would crash on dense rows
+    with pytest.raises(TypeError, match='Multiclass'):
+        DominantLabel(torch.nn.Identity())
