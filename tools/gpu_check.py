@@ -2,8 +2,8 @@
 
 Usage::
 
-    python3 benchmarks/gpu_check.py [--wheels .whl] [--data .gpu-data/fashion-mnist] [--budget-s 450]
-    python  benchmarks/gpu_check.py --dry [--out-dir DIR]      # every step on the CPU, tiny, in about a minute
+    python3 tools/gpu_check.py [--wheels .whl] [--data .gpu-data/fashion-mnist] [--budget-s 450]
+    python  tools/gpu_check.py --dry [--out-dir DIR]      # every step on the CPU, tiny, in about a minute
 
 On the GPU machine (``docs/gpu_check.md`` says how to get there with the device tool) it
 
@@ -49,7 +49,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 REPO = Path(__file__).resolve().parents[1]
-BENCH = REPO / 'benchmarks'
+BENCH = REPO / 'benchmarks'  # the measurements the check runs
+TOOLS = REPO / 'tools'  # this script and the wheel tooling
 OUT_FILES = ('gpu_results.json', 'gpu_mix_speed.png', 'gpu_study.png', 'gpu_check.log')
 
 # Seconds each step may take on the GPU machine (the study takes what is left, less RESERVE_S).
@@ -437,7 +438,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     results['steps']['env'] = step
     results['env'] = tagged_json(step, 'ENV') or {}
     results['probe'] = tagged_json(step, 'PROBE')
-    installed = subprocess.run([python, str(BENCH / 'wheels.py'), '--installed'], capture_output=True, text=True,
+    installed = subprocess.run([python, str(TOOLS / 'wheels.py'), '--installed'], capture_output=True, text=True,
                                env=env, cwd=REPO)
     results['env']['wheel_pins'] = json.loads(installed.stdout) if installed.returncode == 0 else installed.stderr
     if not dry:
