@@ -502,7 +502,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     # 5. The accuracy study, in what is left.
     study_json = work / 'study.json'
     data = Path(args.data)
-    budget = left() - RESERVE_S
+    budget = int(left() - RESERVE_S)  # whole seconds: the study's --budget-s and its limit below agree exactly
     if dry:
         cmd = [python, BENCH / 'gpu_study.py', '--dry', '--data', data]
     elif not any(data.glob('train-images-idx3-ubyte*')):
@@ -510,9 +510,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         why = f'no Fashion-MNIST in {data} (run `make gpu-data` here and carry .gpu-data)'
     elif budget < MIN_STUDY_S:
         cmd = []
-        why = f'only {budget:.0f} s left (at least {MIN_STUDY_S} s needed)'
+        why = f'only {budget} s left (at least {MIN_STUDY_S} s needed)'
     else:
-        cmd = [python, BENCH / 'gpu_study.py', '--budget-s', f'{budget:.0f}', '--data', data]
+        cmd = [python, BENCH / 'gpu_study.py', '--budget-s', str(budget), '--data', data]
     if cmd:
         cmd += ['--json', study_json, '--plot', out_dir / 'gpu_study.png']
         step = run_step('study', cmd, (120 if dry else budget + 15), log, env)
