@@ -49,7 +49,8 @@ import torch
 import torch.nn.functional as F
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+if __package__ in (None, ''):  # run as a file: the repository root on the path, as `python -m` would have it
+    sys.path.insert(0, str(REPO))
 
 from composer_cutmix.runner.config import load_config  # noqa: E402
 from composer_cutmix.runner.data import FASHION_MNIST_DIR, build_dataloader  # noqa: E402

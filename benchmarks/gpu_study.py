@@ -46,8 +46,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from machine import load_functional
-from nets import cifar_resnet
+if __package__ in (None, ''):  # run as a file: the repository root on the path, as `python -m` would have it
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.machine import load_functional  # noqa: E402
+from benchmarks.nets import cifar_resnet  # noqa: E402
 
 __all__ = ['ARMS', 'Plan', 'main', 'plan_runs', 'read_idx', 'resnet18']
 

@@ -57,12 +57,16 @@ import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import torch
 from torch import Tensor
 
-from machine import Contention, OtherLoad, load_functional, positive_int, threads_line
+if __package__ in (None, ''):  # run as a file: the repository root on the path, as `python -m` would have it
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.machine import Contention, OtherLoad, load_functional, positive_int, threads_line  # noqa: E402
 
 __all__ = ['Case', 'Row', 'main', 'run_case']
 

@@ -43,15 +43,19 @@ import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from machine import Contention, OtherLoad, load_functional, positive_int, threads_line
-from nets import cifar_resnet
-from syncs import SyncCensus
+if __package__ in (None, ''):  # run as a file: the repository root on the path, as `python -m` would have it
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.machine import Contention, OtherLoad, load_functional, positive_int, threads_line  # noqa: E402
+from benchmarks.nets import cifar_resnet  # noqa: E402
+from benchmarks.syncs import SyncCensus  # noqa: E402
 
 try:
     from composer import Trainer

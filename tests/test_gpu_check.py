@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import gpu_study
+from tools import gpu_check, wheels
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / 'benchmarks'))
-sys.path.insert(0, str(ROOT / 'tools'))
-import gpu_study  # noqa: E402
-import wheels  # noqa: E402
 
 DRY_TIMEOUT_S = 300  # about a minute on 2 quiet cores; the margin is for a loaded machine
 
@@ -124,8 +123,6 @@ def test_wheel_check_follows_requirements_extras_and_the_image(tmp_path, monkeyp
 
 def test_gpu_mode_runs_the_gpu_commands_in_its_budget_and_fills_out(tmp_path, monkeypatch):
     """The GPU run's wiring without a GPU: every step replaced by a stand-in that records its command."""
-    import gpu_check
-
     calls = []
 
     def fake_step(name, cmd, limit, log, env):
@@ -167,8 +164,6 @@ def test_gpu_mode_runs_the_gpu_commands_in_its_budget_and_fills_out(tmp_path, mo
 
 
 def test_gpu_mode_without_composer_skips_the_tests_and_without_cuda_stops(tmp_path, monkeypatch):
-    import gpu_check
-
     names = []
 
     def fake_step(name, cmd, limit, log, env):
@@ -196,8 +191,6 @@ def test_gpu_mode_without_composer_skips_the_tests_and_without_cuda_stops(tmp_pa
 
 def test_run_step_keeps_tagged_lines_and_kills_what_overruns(tmp_path):
     import os
-
-    import gpu_check
 
     log = gpu_check.Log(tmp_path / 'log')
     code = 'print("ENV {\\"device\\": \\"x\\"}"); [print(i) for i in range(100)]'

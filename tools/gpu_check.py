@@ -216,9 +216,8 @@ def junit_summary(path: Path) -> dict[str, Any]:
 
 PROBE_CODE = '''
 import json, sys, torch
-sys.path.insert(0, 'benchmarks')
-from machine import load_functional
-from syncs import SyncCensus
+from benchmarks.machine import load_functional
+from benchmarks.syncs import SyncCensus
 F = load_functional()
 dev = 'cuda' if torch.cuda.is_available() else 'cpu'
 checks = []
