@@ -53,8 +53,14 @@ from torch.utils.data import DataLoader, Dataset
 if __package__ in (None, ''):  # run as a file: the repository root on the path, as `python -m` would have it
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.machine import Contention, OtherLoad, load_functional, positive_int, threads_line  # noqa: E402
-from benchmarks.nets import cifar_resnet  # noqa: E402
+from benchmarks.machine import (  # noqa: E402
+    Contention,
+    OtherLoad,
+    import_alone,
+    load_functional,
+    positive_int,
+    threads_line,
+)
 from benchmarks.syncs import SyncCensus  # noqa: E402
 
 try:
@@ -125,8 +131,10 @@ class Steps:
 
 
 def cifar_resnet8(in_channels: int = 1, num_classes: int = 10, width: int = 16) -> nn.Module:
-    """The CIFAR ResNet of He et al. with depth 8: a 3x3 stem and one ``BasicBlock`` per stage at w, 2w, 4w."""
-    return cifar_resnet(width, (1, 1, 1), in_channels, num_classes)
+    """The CIFAR ResNet of He et al. with depth 8: a 3x3 stem and one ``BasicBlock`` per stage at w, 2w, 4w (the
+    runner's ``CifarResNet``, plain PyTorch: built where Composer will not import, for the plain loop)."""
+    return import_alone('composer_cutmix.runner.models').CifarResNet(depth=8, num_classes=num_classes,
+                                                                      in_channels=in_channels, width=width)
 
 
 def build_network(setup: Setup) -> nn.Module:

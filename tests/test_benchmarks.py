@@ -7,6 +7,7 @@ core makes every parallel op wait for a descheduled thread, and a smoke test sho
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -132,3 +133,71 @@ def test_train_overhead_plain_loop_tiny(tmp_path):
     payload = json.loads((tmp_path / 't.json').read_text())
     assert payload['plain'] is True and sorted(payload['results']) == ['none', 'ours']
     assert all(t > 0 for t in payload['results']['ours']['mix_ms'])
+
+
+def test_ece_is_torchmetrics_and_the_occlusion_squares_are_the_stored_runs():
+    """One ECE and one occlusion for both studies: the ECE torchmetrics gave the stored runs (exact 1.0 confidences
+    in a bin of their own), and the squares the accuracy study drew before (top rows, then left columns, per
+    fraction, from one CPU generator)."""
+    import math
+
+    import torch
+    from torchmetrics.classification import MulticlassCalibrationError
+
+    from benchmarks.evaluation import expected_calibration_error, occlude, occlusion_mask
+
+    g = torch.Generator().manual_seed(0)
+    for scale in (1.0, 20.0):  # at 20 most confidences round to exactly 1.0 in float32
+        probs = (torch.randn(3000, 10, generator=g) * scale).softmax(1)
+        y = torch.randint(0, 10, (3000,), generator=g)
+        reference = MulticlassCalibrationError(num_classes=10, n_bins=15, norm='l1')
+        for i in range(0, 3000, 700):  # batched, as the study fed it
+            reference.update(probs[i:i + 700], y[i:i + 700])
+        assert abs(expected_calibration_error(probs, y) - float(reference.compute())) < 1e-5
+    assert expected_calibration_error(torch.eye(4), torch.arange(4)) == 0.0  # confident and right
+
+    X = torch.randn(64, 1, 28, 28, generator=g)
+    old, new = torch.Generator().manual_seed(1234), torch.Generator().manual_seed(1234)
+    for frac in (0.10, 0.25, 0.50):
+        side = round(28 * math.sqrt(frac))
+        y0 = torch.randint(0, 28 - side + 1, (64,), generator=old)
+        x0 = torch.randint(0, 28 - side + 1, (64,), generator=old)
+        expected = X.clone()
+        for i in range(64):
+            expected[i, :, y0[i]:y0[i] + side, x0[i]:x0[i] + side] = 0
+        assert torch.equal(occlude(X, frac, new), expected), frac
+    mask = occlusion_mask(5, 28, 20, 0.25, torch.Generator().manual_seed(1))
+    assert mask.shape == (5, 28, 20) and mask.sum((1, 2)).tolist() == [14 * 10] * 5
+    with pytest.raises(ValueError, match='fraction'):
+        occlusion_mask(1, 8, 8, 0.0, g)
+
+
+NO_COMPOSER = '''
+import json, sys
+from pathlib import Path
+import torch
+sys.modules['composer'] = None  # as on a GPU image whose torch this Composer was not built for
+from benchmarks import gpu_study, train_overhead
+sets, source = gpu_study.load_data(Path(sys.argv[1]), torch.device('cpu'), 8, 8)
+net = gpu_study.resnet18(width=8)
+print(json.dumps({'note': train_overhead.load_functional().IMPORT_NOTE, 'composer_error': train_overhead.COMPOSER_ERROR,
+                  'net': type(net).__module__ + '.' + type(net).__name__, 'depth': net.depth,
+                  'out': list(net(sets['train'][0].float()).shape), 'resnet8': train_overhead.cifar_resnet8().depth,
+                  'loaded': sorted(m for m in sys.modules if m.startswith('composer_cutmix'))}))
+'''
+
+
+def test_the_runners_network_and_reader_load_where_composer_does_not(tmp_path):
+    """The GPU study and the plain loop build the runner's CifarResNet and read idx files with the runner's reader
+    even where ``import composer`` fails; the package's __init__ files (which need Composer) are skipped."""
+    from tests.test_runner_errors import tiny_fashion_mnist
+
+    folder = tiny_fashion_mnist(tmp_path / 'fm', n=16)
+    proc = subprocess.run([sys.executable, '-c', NO_COMPOSER, str(folder)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=TIMEOUT_S, env={**os.environ, 'COMPOSER_CUTMIX_CACHE': str(tmp_path / 'cache')})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out['note'].startswith('composer_cutmix did not import') and out['composer_error']
+    assert out['net'] == 'composer_cutmix.runner.models.CifarResNet' and out['depth'] == 18 and out['resnet8'] == 8
+    assert out['out'] == [8, 10]
+    assert 'composer_cutmix.algorithm' not in out['loaded'] and 'composer_cutmix.runner.models' in out['loaded']

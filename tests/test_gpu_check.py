@@ -77,18 +77,35 @@ def test_plan_shrinks_the_training_set_before_the_schedule():
     assert tight.train_images == 10000 and tight.epochs < 30 and tight.undersized
 
 
-def test_idx_reader_round_trip(tmp_path):
-    import gzip
-
+def test_study_reads_fashion_mnist_with_the_runners_reader(tmp_path, monkeypatch):
+    """The study's data come through the runner's idx reader: gzipped files as `make gpu-data` stages them, the
+    subsets, and a truncated file refused in the runner's words."""
     import torch
 
-    data = bytes([0, 0, 8, 3]) + (2).to_bytes(4, 'big') + (3).to_bytes(4, 'big') + (4).to_bytes(4, 'big')
-    data += bytes(range(24))
-    (tmp_path / 'x.gz').write_bytes(gzip.compress(data))
-    assert torch.equal(gpu_study.read_idx(tmp_path / 'x.gz'), torch.arange(24, dtype=torch.uint8).view(2, 3, 4))
-    (tmp_path / 'short').write_bytes(data[:-1])
-    with pytest.raises(ValueError, match='truncated'):
-        gpu_study.read_idx(tmp_path / 'short')
+    from composer_cutmix.runner.errors import DataNotFoundError
+    from tests.test_runner_errors import write_idx
+
+    monkeypatch.setenv('COMPOSER_CUTMIX_CACHE', str(tmp_path / 'cache'))  # where the reader decompresses
+    g = torch.Generator().manual_seed(0)
+    images = {'train': torch.randint(0, 256, (40, 28, 28), generator=g, dtype=torch.uint8),
+              't10k': torch.randint(0, 256, (20, 28, 28), generator=g, dtype=torch.uint8)}
+    for prefix, X in images.items():
+        write_idx(tmp_path / 'fm', prefix, X, torch.arange(len(X)) % 10)
+    sets, source = gpu_study.load_data(tmp_path / 'fm', torch.device('cpu'), train_subset=32)
+    X, y = sets['train']
+    assert X.shape == (32, 1, 28, 28) and X.dtype == torch.uint8 and torch.equal(X[:, 0], images['train'][:32])
+    assert y.dtype == torch.int64 and torch.equal(y, torch.arange(32) % 10)
+    assert torch.equal(sets['test'][0][:, 0], images['t10k']) and source.startswith('Fashion-MNIST from')
+
+    with pytest.raises(FileNotFoundError, match='make gpu-data'):
+        gpu_study.load_data(tmp_path / 'none', torch.device('cpu'))
+    bad = tmp_path / 'bad'
+    for prefix, X in images.items():
+        write_idx(bad, prefix, X, torch.arange(len(X)) % 10, gz=False)
+    blob = (bad / 'train-images-idx3-ubyte').read_bytes()
+    (bad / 'train-images-idx3-ubyte').write_bytes(blob[:len(blob) // 2])
+    with pytest.raises(DataNotFoundError, match='corrupt or truncated'):
+        gpu_study.load_data(bad, torch.device('cpu'))
 
 
 def _wheel(folder: Path, name: str, version: str, requires: list[str], tag: str = 'py3-none-any') -> None:
