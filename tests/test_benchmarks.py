@@ -1,7 +1,10 @@
-"""The benchmark scripts run end to end (``--quick``, ``--tiny``) and print their tables; no timing is asserted.
+"""The benchmark scripts run end to end (``--tiny``) and print their tables; no timing is asserted.
 
-They run with ``--threads 1``: on a small machine that other processes share, torch's default of one thread per
-core makes every parallel op wait for a descheduled thread, and a smoke test should not depend on the load.
+``mix_speed.py --tiny`` and ``train_overhead.py --tiny`` are steps of the GPU check's dry run, which the suite runs
+once (the ``gpu_check_dry`` fixture): their tables and JSON are read from it rather than run a second time. The
+plain-loop half of ``train_overhead.py`` runs here, where Composer is made unimportable, as on the GPU image.
+Everything runs with ``--threads 1``: on a small machine that other processes share, torch's default of one thread
+per core makes every parallel op wait for a descheduled thread, and a smoke test should not depend on the load.
 """
 
 from __future__ import annotations
@@ -19,24 +22,20 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 180  # each script takes well under 30 s on 2 cores; the margin is for a loaded machine
 
 
-def run_script(name: str, *args: str, quick: bool = True) -> str:
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / 'benchmarks' / name), *(['--quick'] if quick else []), '--threads', '1', *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S,
-    )
-    assert proc.returncode == 0, f'{name} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}'
-    return proc.stdout
-
-
 def number_row(out: str, label: str) -> list[str]:
     """The lines that start with ``label`` followed by a time in ms (not a 'skipped' note)."""
     return re.findall(rf'^{re.escape(label)}\s+\d+\.\d+ .*$', out, flags=re.MULTILINE)
 
 
+def step(dry, name: str) -> tuple[str, dict]:
+    """The output and the JSON of one benchmark step of the GPU check's dry run."""
+    assert dry.proc.returncode == 0, dry.output()[-4000:]
+    return (dry.work / f'{name}.out').read_text(), json.loads((dry.work / f'{name}.json').read_text())
+
+
 @pytest.mark.slow
-def test_mix_speed_tiny_both_ops(tmp_path):
-    out = run_script('mix_speed.py', '--tiny', '--op', 'all', '--device', 'cpu', '--json', str(tmp_path / 'mix.json'),
-                     quick=False)
+def test_mix_speed_tiny_both_ops(gpu_check_dry):
+    out, payload = step(gpu_check_dry, 'mix_speed')  # --tiny --op all --device cpu --threads 1
 
     assert 'torch threads 1' in out
     tables = re.findall(r'^== (cutmix|mixup) (imagenet|cifar) \(\d+, 3, \d+, \d+\) (float32|uint8) on cpu', out,
@@ -78,7 +77,6 @@ def test_mix_speed_tiny_both_ops(tmp_path):
     assert len(re.findall(r'^\[(MET|MISSED|n/a) *\] cutmix ', out, flags=re.MULTILINE)) == 3 * 4 + 2
     assert len(re.findall(r'^\[(MET|MISSED|n/a) *\] mixup ', out, flags=re.MULTILINE)) == 4 + 2 + 2
 
-    payload = json.loads((tmp_path / 'mix.json').read_text())
     assert len(payload['cases']) == 8
     rows = {r['key']: r for r in payload['cases'][0]['rows']}
     assert payload['cases'][0]['facts']['floor'] == 'floor_box'
@@ -87,15 +85,11 @@ def test_mix_speed_tiny_both_ops(tmp_path):
     mixup = [c for c in payload['cases'] if c['case']['op'] == 'mixup']
     assert [c['facts']['floor'] for c in mixup] == ['floor_mix', 'floor_mix', 'floor_gather', 'floor_gather']
 
-    subprocess.run([sys.executable, str(ROOT / 'benchmarks' / 'plot_mix_speed.py'), '--json', str(tmp_path / 'mix.json'),
-                    '--out', str(tmp_path / 'mix.png')], check=True, capture_output=True, timeout=TIMEOUT_S)
-    assert (tmp_path / 'mix.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
 @pytest.mark.slow
-def test_train_overhead_tiny(tmp_path):
-    out = run_script('train_overhead.py', '--tiny', '--device', 'cpu', '--json', str(tmp_path / 'train.json'),
-                     quick=False)
+def test_train_overhead_tiny(gpu_check_dry):
+    out, payload = step(gpu_check_dry, 'train_overhead')  # --tiny --device cpu --threads 1
 
     assert re.search(r'^== cifar_resnet8 on cpu, batch \(16, 1, 28, 28\), fp32, 10 classes', out, flags=re.MULTILINE)
     assert re.search(r'^config\s+step ms\s+img/s\s+vs none\s+middle half\s+mixing ms\s+mixing/step\s+syncs/step$',
@@ -109,7 +103,6 @@ def test_train_overhead_tiny(tmp_path):
     assert re.search(r'^\[(MET|MISSED) *\] our CutMix costs < 1% of a step, mixing work', out, flags=re.MULTILINE)
     assert '[n/a   ] our CutMix asks for no host-device sync: no device' in out
 
-    payload = json.loads((tmp_path / 'train.json').read_text())
     setup = payload['setup']
     for config in ('none', 'ours', 'composer'):
         # Every round timed all but the first step of each configuration's turn.
@@ -120,19 +113,6 @@ def test_train_overhead_tiny(tmp_path):
     assert all(t > 0 for t in payload['results']['composer']['mix_ms'])
     assert all(t == 0 for t in payload['results']['none']['mix_ms'])
     assert payload['plain'] is False and [t['met'] for t in payload['targets']][2] is None
-
-
-@pytest.mark.slow
-def test_train_overhead_plain_loop_tiny(tmp_path):
-    """The loop that stands in for the Trainer where Composer will not import: no augmentation vs our functions."""
-    out = run_script('train_overhead.py', '--tiny', '--plain', '--device', 'cpu', '--json', str(tmp_path / 't.json'),
-                     quick=False)
-    assert 'plain PyTorch training loop, no Trainer: asked for (--plain)' in out
-    assert len(number_row(out, 'plain loop, no augmentation')) == 1
-    assert len(number_row(out, 'plain loop + ours (functional)')) == 1
-    payload = json.loads((tmp_path / 't.json').read_text())
-    assert payload['plain'] is True and sorted(payload['results']) == ['none', 'ours']
-    assert all(t > 0 for t in payload['results']['ours']['mix_ms'])
 
 
 def test_ece_is_torchmetrics_and_the_occlusion_squares_are_the_stored_runs():
@@ -175,29 +155,44 @@ def test_ece_is_torchmetrics_and_the_occlusion_squares_are_the_stored_runs():
 NO_COMPOSER = '''
 import json, sys
 from pathlib import Path
+
 import torch
+
 sys.modules['composer'] = None  # as on a GPU image whose torch this Composer was not built for
 from benchmarks import gpu_study, train_overhead
+
 sets, source = gpu_study.load_data(Path(sys.argv[1]), torch.device('cpu'), 8, 8)
 net = gpu_study.resnet18(width=8)
-print(json.dumps({'note': train_overhead.load_functional().IMPORT_NOTE, 'composer_error': train_overhead.COMPOSER_ERROR,
-                  'net': type(net).__module__ + '.' + type(net).__name__, 'depth': net.depth,
-                  'out': list(net(sets['train'][0].float()).shape), 'resnet8': train_overhead.cifar_resnet8().depth,
-                  'loaded': sorted(m for m in sys.modules if m.startswith('composer_cutmix'))}))
+print('FACTS ' + json.dumps({
+    'note': train_overhead.load_functional().IMPORT_NOTE, 'net': type(net).__module__ + '.' + type(net).__name__,
+    'depth': net.depth, 'out': list(net(sets['train'][0].float()).shape), 'resnet8': train_overhead.cifar_resnet8().depth,
+    'loaded': sorted(m for m in sys.modules if m.startswith('composer_cutmix'))}))
+sys.exit(train_overhead.main(['--tiny', '--device', 'cpu', '--threads', '1', '--json', sys.argv[2]]))
 '''
 
 
-def test_the_runners_network_and_reader_load_where_composer_does_not(tmp_path):
-    """The GPU study and the plain loop build the runner's CifarResNet and read idx files with the runner's reader
-    even where ``import composer`` fails; the package's __init__ files (which need Composer) are skipped."""
+@pytest.mark.slow
+def test_where_composer_does_not_import_the_plain_loop_runs_on_the_runners_network_and_reader(tmp_path):
+    """Where ``import composer`` fails (the GPU image): ``train_overhead.py`` falls back to its plain PyTorch loop
+    (no augmentation against our functions), and the GPU study and the loop build the runner's CifarResNet and read
+    idx files with the runner's reader, the package's ``__init__`` files (which need Composer) skipped."""
     from tests.test_runner_errors import tiny_fashion_mnist
 
     folder = tiny_fashion_mnist(tmp_path / 'fm', n=16)
-    proc = subprocess.run([sys.executable, '-c', NO_COMPOSER, str(folder)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=TIMEOUT_S, env={**os.environ, 'COMPOSER_CUTMIX_CACHE': str(tmp_path / 'cache')})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out['note'].startswith('composer_cutmix did not import') and out['composer_error']
-    assert out['net'] == 'composer_cutmix.runner.models.CifarResNet' and out['depth'] == 18 and out['resnet8'] == 8
-    assert out['out'] == [8, 10]
-    assert 'composer_cutmix.algorithm' not in out['loaded'] and 'composer_cutmix.runner.models' in out['loaded']
+    proc = subprocess.run([sys.executable, '-c', NO_COMPOSER, str(folder), str(tmp_path / 't.json')], cwd=ROOT,
+                          capture_output=True, text=True, timeout=TIMEOUT_S,
+                          env={**os.environ, 'COMPOSER_CUTMIX_CACHE': str(tmp_path / 'cache')})
+    out = proc.stdout
+    assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
+    facts = json.loads(re.search(r'^FACTS (.*)$', out, flags=re.MULTILINE).group(1))
+    assert facts['note'].startswith('composer_cutmix did not import (ModuleNotFoundError')
+    assert facts['net'] == 'composer_cutmix.runner.models.CifarResNet' and facts['depth'] == 18
+    assert facts['resnet8'] == 8 and facts['out'] == [8, 10]
+    assert 'composer_cutmix.algorithm' not in facts['loaded'] and 'composer_cutmix.runner.models' in facts['loaded']
+
+    assert 'plain PyTorch training loop, no Trainer: Composer will not import' in out
+    assert len(number_row(out, 'plain loop, no augmentation')) == 1
+    assert len(number_row(out, 'plain loop + ours (functional)')) == 1
+    payload = json.loads((tmp_path / 't.json').read_text())
+    assert payload['plain'] is True and sorted(payload['results']) == ['none', 'ours']
+    assert all(t > 0 for t in payload['results']['ours']['mix_ms'])

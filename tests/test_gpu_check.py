@@ -4,7 +4,6 @@ and the pieces it stands on (the study's plan, the wheel check) on their own."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -16,19 +15,13 @@ from tools import gpu_check, wheels
 
 ROOT = Path(__file__).resolve().parents[1]
 
-DRY_TIMEOUT_S = 300  # about a minute on 2 quiet cores; the margin is for a loaded machine
-
 
 @pytest.mark.slow
-def test_make_gpu_check_dry_runs_every_step(tmp_path):
-    venv = Path(sys.executable).parents[1]  # the Makefile's VENV: the interpreter running the suite, no install
-    proc = subprocess.run(['make', '--no-print-directory', 'gpu-check', 'DRY=1', f'VENV={venv}',
-                           f'ARGS=--out-dir {tmp_path}'], cwd=ROOT, capture_output=True, text=True,
-                          timeout=DRY_TIMEOUT_S)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
+def test_make_gpu_check_dry_runs_every_step(gpu_check_dry):
+    out, out_dir = gpu_check_dry.output(), gpu_check_dry.out_dir
+    assert gpu_check_dry.proc.returncode == 0, out[-4000:]
 
-    results = json.loads((tmp_path / 'gpu_results.json').read_text())
+    results = json.loads((out_dir / 'gpu_results.json').read_text())
     assert results['dry'] is True and results['command'] == 'make gpu-check DRY=1'
     assert {k: v['status'] for k, v in results['steps'].items()} == dict.fromkeys(
         ['env', 'tests', 'mix_speed', 'train_overhead', 'study'], 'ok')
@@ -43,7 +36,8 @@ def test_make_gpu_check_dry_runs_every_step(tmp_path):
     checks = results['probe']['checks']
     assert len(checks) == 12 and all(c['parity'] and c['layout_kept'] and c['syncs'] == 0 for c in checks)
     # Each benchmark's measurements are in the one JSON.
-    assert {c['case']['op'] for c in results['mix_speed']['cases']} == {'cutmix', 'mixup'}
+    assert {(c['case']['op'], c['case']['dtype']) for c in results['mix_speed']['cases']} == {
+        (op, dtype) for op in ('cutmix', 'mixup') for dtype in ('float32', 'uint8')}
     assert sorted(results['train_overhead']['summary']) == ['composer', 'none', 'ours']
     study = results['study']
     assert study['dry'] and sorted(study['summary']['arms']) == sorted(gpu_study.ARMS)
@@ -51,8 +45,8 @@ def test_make_gpu_check_dry_runs_every_step(tmp_path):
     assert all(len(r['curve']) == 2 for r in study['runs'])
     # The figures, the log, and the human summary.
     for png in ('gpu_mix_speed.png', 'gpu_study.png'):
-        assert (tmp_path / png).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
-    assert (tmp_path / 'gpu_check.log').stat().st_size > 0
+        assert (out_dir / png).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert (out_dir / 'gpu_check.log').stat().st_size > 0
     summary = '\n'.join(results['summary'])
     assert 'GPU check summary (DRY RUN on the CPU)' in summary
     for start in ('tests (', 'functional probe on cpu: parity 12/12', 'mix speed [', 'train overhead (', 'study ('):

@@ -102,7 +102,9 @@ def make_venv(path: Path, base_python: str, log: Log) -> str:
         lines = ''.join(f'import site; site.addsitedir({d!r})\n' for d in info['site'])
         Path(own, '_gpu_check_parent_site.pth').write_text(lines)
         log(f'>> {path}: a venv of {base_python}, which is itself a venv: its site-packages added by a .pth')
-    probe = subprocess.run([python, '-c', 'import torch; print(torch.__version__)'], capture_output=True, text=True)
+    # Found, not imported: the first step imports it (and the rest) anyway, and an import of torch costs seconds.
+    code = 'import importlib.metadata as m, importlib.util as u; assert u.find_spec("torch"); print(m.version("torch"))'
+    probe = subprocess.run([python, '-c', code], capture_output=True, text=True)
     if probe.returncode != 0:
         raise RuntimeError(f'the venv at {path} does not see torch: {probe.stderr.strip()[-300:]}')
     log(f'>> {path}: Python {info["version"]}, sees torch {probe.stdout.strip()}')
@@ -145,7 +147,11 @@ def cuda_available(python: str) -> bool:
 
 
 def run_step(name: str, cmd: list[str], limit: float, log: Log, env: dict[str, str]) -> dict[str, Any]:
-    """Runs ``cmd`` with its output streamed into the log; kills its whole process group after ``limit`` s."""
+    """Runs ``cmd`` with its output streamed into the log; kills its whole process group after ``limit`` s.
+
+    The step's output is also kept whole, unprefixed, beside the log in ``<name>.out`` (spaces as ``_``), so its
+    tables can be read back as the script printed them (``tests/test_benchmarks.py`` does).
+    """
     shown = ' '.join('<code>' if '\n' in str(c) else str(c) for c in cmd)
     log(f'\n== {name}: {shown}  (limit {limit:.0f} s) ==')
     t0 = time.perf_counter()
@@ -153,9 +159,11 @@ def run_step(name: str, cmd: list[str], limit: float, log: Log, env: dict[str, s
                             stderr=subprocess.STDOUT, text=True, start_new_session=True, errors='replace')
     tail: list[str] = []
     tagged: dict[str, Any] = {}
+    raw = log.path.with_name(name.replace(' ', '_') + '.out').open('w', buffering=1)
 
     def pump() -> None:
         for line in proc.stdout:
+            raw.write(line)
             line = line.rstrip('\n')
             log(f'  | {line}')
             tail.append(line)
@@ -177,6 +185,7 @@ def run_step(name: str, cmd: list[str], limit: float, log: Log, env: dict[str, s
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     reader.join(timeout=5)
+    raw.close()
     seconds = time.perf_counter() - t0
     status = 'timed out' if timed_out else ('ok' if proc.returncode == 0 else f'failed (exit {proc.returncode})')
     log(f'== {name}: {status} after {seconds:.0f} s ==')
@@ -478,7 +487,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     # 3. One mixing step.
     ms_json = work / 'mix_speed.json'
-    size = ['--tiny', '--device', 'cpu', '--dtypes', 'float32'] if dry else ['--device', 'cuda']
+    size = ['--tiny', '--device', 'cpu'] if dry else ['--device', 'cuda']  # dry: float32 and uint8, as on the GPU
     step = run_step('mix_speed', [python, BENCH / 'mix_speed.py', '--op', 'all', *size, *threads, '--json', ms_json],
                     min(LIMITS['mix_speed'], max(30, left() - 150)), log, env)
     results['steps']['mix_speed'] = step
