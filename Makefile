@@ -78,7 +78,7 @@ bench:
 	$(PY) benchmarks/mix_speed.py
 	$(PY) benchmarks/train_overhead.py
 
-# ---- The GPU check (docs/gpu_check.md). The GPU machine has no network: first, here (PyPI reachable),
+# ---- The GPU check (docs/gpu_check.md; the tooling is in tools/, the measurements it runs in benchmarks/). The GPU machine has no network: first, here (PyPI reachable),
 #   make wheels gpu-data     the wheels it lacks into .whl/ (checked complete), Fashion-MNIST into .gpu-data/
 # then on the GPU machine (device tool: carry .whl and .gpu-data), in one go of about 8 minutes:
 #   make gpu-check           tests, mixing speed, training-step overhead, accuracy study -> docs/gpu_results.json
@@ -91,7 +91,7 @@ DRY      ?=
 GPU_PYTHON ?= $(PYTHON)
 
 wheels:
-	$(PYTHON) benchmarks/wheels.py --dir $(WHEELS)
+	$(PYTHON) tools/wheels.py --dir $(WHEELS)
 
 gpu-data: data
 	@mkdir -p $(GPU_DATA)/fashion-mnist
@@ -104,15 +104,15 @@ gpu-data: data
 
 ifeq ($(DRY),)
 gpu-check:
-	$(GPU_PYTHON) benchmarks/gpu_check.py --wheels $(WHEELS) --data $(GPU_DATA)/fashion-mnist $(ARGS)
+	$(GPU_PYTHON) tools/gpu_check.py --wheels $(WHEELS) --data $(GPU_DATA)/fashion-mnist $(ARGS)
 else
 gpu-check:
 	@test -x $(PY) || $(MAKE) --no-print-directory install
-	$(PY) benchmarks/gpu_check.py --dry $(ARGS)
+	$(PY) tools/gpu_check.py --dry $(ARGS)
 endif
 
 lint: install
-	$(PY) -m ruff check composer_cutmix tests benchmarks examples
+	$(PY) -m ruff check composer_cutmix tests benchmarks tools examples
 
 clean:
 	rm -rf $(VENV) runs *.egg-info

@@ -49,8 +49,10 @@ import torch
 import torch.nn.functional as F
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+if __package__ in (None, ''):  # run as a file: the repository root on the path, as `python -m` would have it
+    sys.path.insert(0, str(REPO))
 
+from benchmarks.evaluation import expected_calibration_error, occlude  # noqa: E402
 from composer_cutmix.runner.config import load_config  # noqa: E402
 from composer_cutmix.runner.data import FASHION_MNIST_DIR, build_dataloader  # noqa: E402
 from composer_cutmix.runner.train import build_trainer  # noqa: E402
@@ -104,36 +106,27 @@ def overrides(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, loader, occlusion_seed: int = 1234) -> dict[str, float]:
-    """Test error, NLL, ECE and occluded errors of a trained classifier."""
-    from torchmetrics.classification import MulticlassCalibrationError
-
+    """Test error, NLL, ECE (15 bins) and occluded errors of a trained classifier (``benchmarks.evaluation``)."""
     model.eval()
     device = next(model.parameters()).device
-    ece = MulticlassCalibrationError(num_classes=10, n_bins=15, norm='l1')
-    gen = torch.Generator().manual_seed(occlusion_seed)
+    gen = torch.Generator().manual_seed(occlusion_seed)  # on the CPU: the squares of the runs already stored
     n = correct = 0
     nll = 0.0
+    probs, labels = [], []
     occluded_correct = dict.fromkeys(OCCLUSIONS, 0)
     for X, y in loader:
         X, y = X.to(device), y.to(device)
         logits = model((X, y)).float()
         nll += F.cross_entropy(logits, y, reduction='sum').item()
         correct += (logits.argmax(1) == y).sum().item()
-        ece.update(logits.softmax(1).cpu(), y.cpu())
+        probs.append(logits.softmax(1).cpu())
+        labels.append(y.cpu())
         n += len(y)
-        img_h, img_w = X.shape[-2:]
         for frac in OCCLUSIONS:
-            side_h, side_w = round(img_h * math.sqrt(frac)), round(img_w * math.sqrt(frac))
-            y0 = torch.randint(0, img_h - side_h + 1, (len(y),), generator=gen)
-            x0 = torch.randint(0, img_w - side_w + 1, (len(y),), generator=gen)
-            rows = torch.arange(img_h)
-            cols = torch.arange(img_w)
-            mask = (((rows >= y0[:, None]) & (rows < y0[:, None] + side_h))[:, :, None]
-                    & ((cols >= x0[:, None]) & (cols < x0[:, None] + side_w))[:, None, :])
-            Xo = X.masked_fill(mask[:, None].to(device), 0.0)  # 0 = the data set's mean after normalisation
+            Xo = occlude(X, frac, gen)  # filled with 0, the data set's mean after normalisation
             occluded_correct[frac] += (model((Xo, y)).argmax(1) == y).sum().item()
-    out = {'test_error': 100 * (1 - correct / n), 'test_nll': nll / n, 'test_ece': 100 * float(ece.compute()),
-           'test_images': n}
+    ece = expected_calibration_error(torch.cat(probs), torch.cat(labels), bins=15)
+    out = {'test_error': 100 * (1 - correct / n), 'test_nll': nll / n, 'test_ece': 100 * ece, 'test_images': n}
     for frac, c in occluded_correct.items():
         out[f'occluded_{int(frac * 100)}_error'] = 100 * (1 - c / n)
     return out

@@ -17,7 +17,7 @@ run but for the mixing:
 * ``mixup_cutmix``: the DeiT switch, MixUp 0.8 / CutMix 1.0, even odds, label smoothing 0.1
   (``yamls/fashion_mnist_mix.yaml``).
 
-The mixing is this package's functional form (draw on the CPU with a seeded generator, ``apply_params(...,
+The mixing is this package's functional form (draw on the CPU with a seeded generator, ``apply(...,
 inplace=True)`` on the gathered batch, ``mix_targets``): what the Algorithm does per step, without a Trainer, so the
 study needs no Composer and spends the budget on training. The plan fits the budget: it times the steps of the
 model first, then picks the training-set size, epochs and seeds (at least 2 seeds and 30 epochs on all 60,000
@@ -30,7 +30,6 @@ the error when a square covering 25% of each image is blanked, on all 10,000 tes
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import math
 import platform
@@ -41,15 +40,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from machine import load_functional
-from nets import cifar_resnet
+if __package__ in (None, ''):  # run as a file: the repository root on the path, as `python -m` would have it
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-__all__ = ['ARMS', 'Plan', 'main', 'plan_runs', 'read_idx', 'resnet18']
+from benchmarks.evaluation import expected_calibration_error, occlude  # noqa: E402
+from benchmarks.machine import import_alone, load_functional  # noqa: E402
+
+__all__ = ['ARMS', 'Plan', 'load_data', 'main', 'plan_runs', 'resnet18']
 
 ARMS = ('baseline', 'cutmix', 'mixup_cutmix')
 MEAN, STD, PAD = 0.2860, 0.3530, 2  # Fashion-MNIST's pixel statistics, the crop padding of the YAML runs
@@ -58,21 +59,6 @@ FILES = {'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
 
 
 # ------------------------------------------------------------------------------------------------- data
-
-
-def read_idx(path: Path) -> torch.Tensor:
-    """An idx file (gzipped or not) as a tensor: magic ``0 0 type ndim``, ``ndim`` big-endian sizes, the data."""
-    opener = gzip.open if path.suffix == '.gz' else open
-    with opener(path, 'rb') as f:
-        data = f.read()
-    if data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise ValueError(f'{path} is not an idx file of unsigned bytes (magic {data[:4].hex()})')
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim)]
-    array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    if array.size != math.prod(dims):
-        raise ValueError(f'{path} is truncated: {array.size} bytes for a {dims} array')
-    return torch.from_numpy(array.copy()).view(*dims)
 
 
 def find(folder: Path, stem: str) -> Optional[Path]:
@@ -84,7 +70,11 @@ def find(folder: Path, stem: str) -> Optional[Path]:
 
 def load_data(folder: Optional[Path], device: torch.device, train_subset: int = 0, test_subset: int = 0,
               synthetic: bool = False) -> tuple[dict[str, tuple[torch.Tensor, torch.Tensor]], str]:
-    """``{'train': (X, y), 'test': (X, y)}`` on ``device`` (X uint8 ``(N, 1, 28, 28)``), and where it came from."""
+    """``{'train': (X, y), 'test': (X, y)}`` on ``device`` (X uint8 ``(N, 1, 28, 28)``), and where it came from.
+
+    The files are read by the runner's reader (``composer_cutmix.runner.data.load_fashion_mnist``, which needs no
+    Composer); a corrupt or truncated file is its one-paragraph ``DataNotFoundError``.
+    """
     sets = {}
     if synthetic:
         g = torch.Generator().manual_seed(0)
@@ -97,14 +87,14 @@ def load_data(folder: Optional[Path], device: torch.device, train_subset: int = 
             sets[split] = (X.to(device), y.to(device))
         return sets, 'synthetic (no Fashion-MNIST files given)'
     for split, (images, labels) in FILES.items():
-        paths = [find(folder, images), find(folder, labels)]
-        if None in paths:
+        if find(folder, images) is None or find(folder, labels) is None:
             raise FileNotFoundError(f'{folder}: no {images}(.gz) / {labels}(.gz); `make gpu-data` copies them here')
-        X, y = (read_idx(p) for p in paths)
+        X, y = import_alone('composer_cutmix.runner.data').load_fashion_mnist(
+            str(folder), train=split == 'train', key='train_data' if split == 'train' else 'eval_data')
         n = train_subset if split == 'train' else test_subset
         if n:
             X, y = X[:n], y[:n]
-        sets[split] = (X.unsqueeze(1).contiguous().to(device), y.long().to(device))
+        sets[split] = (X.to(device), y.to(device))
     return sets, f'Fashion-MNIST from {folder}'
 
 
@@ -130,8 +120,10 @@ def augment(X: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 
 
 def resnet18(width: int = 64, in_channels: int = 1, num_classes: int = 10, blocks=(2, 2, 2, 2)) -> nn.Module:
-    """The CIFAR ResNet-18 (He et al.'s ImageNet block layout with a 3x3 stride-1 stem and no max-pool)."""
-    return cifar_resnet(width, blocks, in_channels, num_classes)
+    """The CIFAR ResNet-18 (He et al.'s ImageNet block layout with a 3x3 stride-1 stem and no max-pool): the runner's
+    ``CifarResNet`` with ``blocks``, plain PyTorch."""
+    return import_alone('composer_cutmix.runner.models').CifarResNet(num_classes=num_classes, in_channels=in_channels,
+                                                                      width=width, blocks=blocks)
 
 
 # ------------------------------------------------------------------------------------------------- training
@@ -156,18 +148,18 @@ def make_mixer(arm: str, seed: int) -> Callable[[torch.Tensor, torch.Tensor], tu
     """``mix(X, y) -> (X, dense targets)`` for an arm; X is a batch the caller owns (mixed in place)."""
     fn = load_functional()
     g = torch.Generator().manual_seed(10_000 + seed)
+    switch = fn.Mixer(mixup_alpha=0.8, cutmix_alpha=1.0, switch_prob=0.5, num_classes=10, generator=g)
 
     def baseline(X, y):
-        return X, fn.mix_targets(y, 1.0, torch.arange(y.shape[0]), 10)
+        return X, fn.mix_targets(y, None, 10)
 
     def cutmix(X, y):
-        p = fn.sample_params(X.shape[0], X.shape[-2], X.shape[-1], 1.0, generator=g)
-        return fn.apply_params(X, p, inplace=True), fn.mix_targets(y, p.lam, p.indices, 10)
+        p = fn.mixing.draw_cutmix(X.shape[0], X.shape[-2], X.shape[-1], 1.0, generator=g)
+        return fn.apply(X, p, inplace=True), fn.mix_targets(y, p, 10)
 
     def mixup_cutmix(X, y):
-        p = fn.sample_switch_params(X.shape[0], X.shape[-2], X.shape[-1], mixup_alpha=0.8, cutmix_alpha=1.0,
-                                    switch_prob=0.5, generator=g)
-        return fn.apply_params(X, p, inplace=True), fn.smooth_targets(fn.mix_targets(y, p.lam, p.indices, 10), 0.1)
+        p = switch.draw(X.shape[0], X.shape[-2], X.shape[-1])
+        return fn.apply(X, p, inplace=True), fn.mix_targets(y, p, 10, smoothing=0.1)
 
     return {'baseline': baseline, 'cutmix': cutmix, 'mixup_cutmix': mixup_cutmix}[arm]
 
@@ -235,30 +227,9 @@ class Run:
         out = {'test_error': 100 * float((logits_t.argmax(1) != y_all).float().mean())}
         if full:
             out['test_nll'] = float(F.cross_entropy(logits_t, y_all))
-            out['test_ece'] = 100 * ece(logits_t.softmax(1), y_all)
+            out['test_ece'] = 100 * expected_calibration_error(logits_t.softmax(1), y_all, bins=15)
             out['occluded_25_error'] = 100 * float((torch.cat(blanked).argmax(1) != y_all).float().mean())
         return out
-
-
-def occlude(X: torch.Tensor, fraction: float, g: torch.Generator) -> torch.Tensor:
-    n, _, img_h, img_w = X.shape
-    side_h, side_w = round(img_h * math.sqrt(fraction)), round(img_w * math.sqrt(fraction))
-    y0 = torch.randint(0, img_h - side_h + 1, (n, 1), device=X.device, generator=g)
-    x0 = torch.randint(0, img_w - side_w + 1, (n, 1), device=X.device, generator=g)
-    rows, cols = torch.arange(img_h, device=X.device), torch.arange(img_w, device=X.device)
-    mask = ((rows >= y0) & (rows < y0 + side_h))[:, :, None] & ((cols >= x0) & (cols < x0 + side_w))[:, None, :]
-    return X.masked_fill(mask[:, None], 0.0)
-
-
-def ece(probs: torch.Tensor, y: torch.Tensor, bins: int = 15) -> float:
-    conf, pred = probs.max(1)
-    correct = (pred == y).float()
-    edges = torch.linspace(0, 1, bins + 1, device=probs.device)
-    total = torch.zeros((), device=probs.device)
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        inside = (conf > lo) & (conf <= hi)
-        total += inside.float().sum() * (conf[inside].mean() - correct[inside].mean()).abs().nan_to_num()
-    return float(total / y.shape[0])
 
 
 # ------------------------------------------------------------------------------------------------- the plan

@@ -10,7 +10,7 @@ For every (op, shape, dtype, device) it prints one table. For CutMix each row is
 
 * ours, out of place: ``composer_cutmix.cutmix_batch(X, y, ...)`` (input untouched);
 * ours, in place: ``cutmix_batch(..., inplace=True)`` on a batch it owns, and the Algorithm's per-step work
-  (``apply_cutmix(..., inplace=True)`` + ``mix_targets``, no argument checks);
+  (``apply(..., inplace=True)`` + ``mix_targets`` of the one pipeline, no argument checks);
 * Composer's built-in: ``composer.functional.cutmix_batch`` plus its dense targets (``ensure_targets_one_hot``
   and the ``lam`` interpolation of its ``Event.BEFORE_LOSS`` branch);
 * the peers, each optional (a note replaces the row when it cannot be imported or cannot take the dtype):
@@ -23,7 +23,7 @@ For every (op, shape, dtype, device) it prints one table. For CutMix each row is
 
 For MixUp (``X_mixed = lam * X + (1 - lam) * X[perm]``, one ``lam`` per batch) the rows are:
 
-* ours: ``mixup_batch`` out of place and ``inplace=True``, and the Algorithm's per-step work (``apply_mixup(...,
+* ours: ``mixup_batch`` out of place and ``inplace=True``, and the Algorithm's per-step work (``apply(...,
   inplace=True)`` + ``mix_targets``);
 * Composer's ``composer.functional.mixup_batch`` plus its dense targets (its ``Event.BEFORE_LOSS`` branch);
 * timm ``Mixup(mixup_alpha=1.0, cutmix_alpha=0)`` (batch mode; mutates its input), torchvision ``v2.MixUp``;
@@ -57,12 +57,16 @@ import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import torch
 from torch import Tensor
 
-from machine import Contention, OtherLoad, load_functional, positive_int, threads_line
+if __package__ in (None, ''):  # run as a file: the repository root on the path, as `python -m` would have it
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.machine import Contention, OtherLoad, load_functional, positive_int, threads_line  # noqa: E402
 
 __all__ = ['Case', 'Row', 'main', 'run_case']
 
@@ -248,15 +252,16 @@ def library_peers(op: str, y: Tensor, nc: int) -> dict[str, Any]:
 def build_methods(case: Case, y: Tensor, bbox, idx) -> dict[str, Callable[[Any], Any]]:
     """CutMix: name -> ``fn(X)``; a value that is a string instead of a callable is why the method is skipped."""
     F = load_functional()
-    apply_cutmix, cutmix_batch, mix_targets = F.apply_cutmix, F.cutmix_batch, F.mix_targets
+    apply, cutmix_batch, mix_targets = F.apply, F.cutmix_batch, F.mix_targets
 
     n, nc, dev = case.shape[0], case.n_classes, torch.device(case.device)
     y0, x0, y1, x1 = bbox
     lam = 1.0 - (y1 - y0) * (x1 - x0) / (case.shape[2] * case.shape[3])
+    params = F.MixParams('cutmix', idx, lam, tuple(bbox))  # the draw the Algorithm would apply
     methods: dict[str, Any] = {
         'ours_oop': lambda X: cutmix_batch(X, y, nc, bbox=bbox, indices=idx),
         'ours_inplace': lambda X: cutmix_batch(X, y, nc, bbox=bbox, indices=idx, inplace=True),
-        'ours_algo': lambda X: (apply_cutmix(X, bbox, idx, inplace=True), mix_targets(y, lam, idx, nc)),
+        'ours_algo': lambda X: (apply(X, params, inplace=True), mix_targets(y, params, nc)),
     }
 
     def composer_method():
@@ -343,13 +348,14 @@ def by_cycles(indices: Tensor, X: Tensor, op: Callable[[Tensor, Tensor], Any]) -
 def build_mixup_methods(case: Case, y: Tensor, lam: float, idx: Tensor) -> dict[str, Callable[[Any], Any]]:
     """MixUp: name -> ``fn(X)``, or the reason the method is skipped."""
     F = load_functional()
-    apply_mixup, mixup_batch, mix_targets = F.apply_mixup, F.mixup_batch, F.mix_targets
+    apply, mixup_batch, mix_targets = F.apply, F.mixup_batch, F.mix_targets
+    params = F.MixParams('mixup', idx, lam, blend=lam)  # the draw the Algorithm would apply
 
     n, nc, dev = case.shape[0], case.n_classes, torch.device(case.device)
     methods: dict[str, Any] = {
         'ours_oop': lambda X: mixup_batch(X, y, nc, lam=lam, indices=idx),
         'ours_inplace': lambda X: mixup_batch(X, y, nc, lam=lam, indices=idx, inplace=True),
-        'ours_algo': lambda X: (apply_mixup(X, lam, idx, inplace=True), mix_targets(y, lam, idx, nc)),
+        'ours_algo': lambda X: (apply(X, params, inplace=True), mix_targets(y, params, nc)),
     }
 
     def composer_method():
@@ -520,11 +526,11 @@ def run_case(case: Case, tries: int = 5) -> tuple[list[Row], dict[str, Any]]:
     if case.op == 'mixup':
         methods = build_mixup_methods(case, y, MIXUP_LAM, idx)
         labels, exact_keys = MIXUP_LABELS, ('ours_oop', 'ours_inplace', 'ours_algo', 'floor_mix', 'floor_cycle')
-        reference = F_.apply_mixup(master, MIXUP_LAM, idx)
+        reference = F_.apply(master, F_.MixParams('mixup', idx, MIXUP_LAM, blend=MIXUP_LAM))
     else:
         methods = build_methods(case, y, bbox, idx)
         labels, exact_keys = LABELS, ('ours_oop', 'ours_inplace', 'composer', 'floor_box', 'floor_oop', 'floor_cycle')
-        reference = F_.apply_cutmix(master, bbox, idx)
+        reference = F_.apply(master, F_.MixParams('cutmix', idx, 0.0, tuple(bbox)))
     rows: list[Row] = []
     outputs: dict[str, Tensor] = {}
     for key, fn in methods.items():

@@ -35,12 +35,13 @@ from typing import Any, Callable
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+if __package__ in (None, ''):  # run as a file: the repository root on the path, as `python -m` would have it
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.machine import OtherLoad, positive_int, threads_line  # noqa: E402
 from composer_cutmix.runner.config import load_config  # noqa: E402
 from composer_cutmix.runner.convert import convert  # noqa: E402
 from composer_cutmix.runner.data import build_dataloader  # noqa: E402
-
-from machine import OtherLoad, positive_int, threads_line  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ warnings into records: how many, and for each the innermost frame outside torch 
 torchmetrics or this package that asked), so a run can say whose syncs they are. ``mode='error'`` makes the first
 sync raise instead, for code that must never wait.
 
-Used by ``tests/test_gpu.py``, ``benchmarks/train_overhead.py`` and ``benchmarks/gpu_check.py``; without CUDA it
+Used by ``tests/test_gpu.py``, ``benchmarks/train_overhead.py`` and ``tools/gpu_check.py``; without CUDA it
 records nothing.
 """
 

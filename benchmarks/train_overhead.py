@@ -29,7 +29,7 @@ the host-device synchronisations are counted with ``torch.cuda.set_sync_debug_mo
 after them that traces each sync to the line that asked for it (Composer's trainer asks for several per step).
 
 ``--plain`` (and, on its own, a machine where Composer will not import) replaces the Trainer with a plain PyTorch
-loop over the same model and batches: no augmentation against ``apply_cutmix(..., inplace=True)`` +
+loop over the same model and batches: no augmentation against ``apply(..., inplace=True)`` +
 ``mix_targets`` on the copy moved to the device, so the functional path is still measured.
 """
 
@@ -43,15 +43,25 @@ import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from machine import Contention, OtherLoad, load_functional, positive_int, threads_line
-from nets import cifar_resnet
-from syncs import SyncCensus
+if __package__ in (None, ''):  # run as a file: the repository root on the path, as `python -m` would have it
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.machine import (  # noqa: E402
+    Contention,
+    OtherLoad,
+    import_alone,
+    load_functional,
+    positive_int,
+    threads_line,
+)
+from benchmarks.syncs import SyncCensus  # noqa: E402
 
 try:
     from composer import Trainer
@@ -121,8 +131,10 @@ class Steps:
 
 
 def cifar_resnet8(in_channels: int = 1, num_classes: int = 10, width: int = 16) -> nn.Module:
-    """The CIFAR ResNet of He et al. with depth 8: a 3x3 stem and one ``BasicBlock`` per stage at w, 2w, 4w."""
-    return cifar_resnet(width, (1, 1, 1), in_channels, num_classes)
+    """The CIFAR ResNet of He et al. with depth 8: a 3x3 stem and one ``BasicBlock`` per stage at w, 2w, 4w (the
+    runner's ``CifarResNet``, plain PyTorch: built where Composer will not import, for the plain loop)."""
+    return import_alone('composer_cutmix.runner.models').CifarResNet(depth=8, num_classes=num_classes,
+                                                                      in_channels=in_channels, width=width)
 
 
 def build_network(setup: Setup) -> nn.Module:
@@ -358,7 +370,7 @@ PLAIN_CONFIGS = ('none', 'ours')
 
 def run_plain(setup: Setup) -> tuple[dict[str, Steps], dict[str, Any]]:
     """The same turns over a plain PyTorch loop (no Composer): each step copies a pinned host batch to the device,
-    mixes it there (``ours``: ``apply_cutmix`` in place on that copy, ``mix_targets``), and trains on dense targets."""
+    mixes it there (``ours``: ``apply`` in place on that copy, ``mix_targets``), and trains on dense targets."""
     F = load_functional()
     dev = torch.device(setup.device)
     cuda = dev.type == 'cuda'
@@ -391,10 +403,10 @@ def run_plain(setup: Setup) -> tuple[dict[str, Steps], dict[str, Any]]:
         (Xd, yd), move = clock(lambda: (X.to(dev, non_blocking=True), y.to(dev, non_blocking=True)))
         target, mix = yd, 0.0
         if config == 'ours':
-            params = F.sample_params(n, img_h, img_w, 1.0, generator=generator)
+            params = F.mixing.draw_cutmix(n, img_h, img_w, 1.0, generator=generator)
             own_copy = Xd.data_ptr() != X.data_ptr()  # as the Algorithm: in place only in a copy the move made
-            (Xd, target), mix = clock(lambda: (F.apply_cutmix(Xd, params.bbox, params.indices, inplace=own_copy),
-                                               F.mix_targets(yd, params.lam, params.indices, setup.num_classes)))
+            (Xd, target), mix = clock(lambda: (F.apply(Xd, params, inplace=own_copy),
+                                               F.mix_targets(yd, params, setup.num_classes)))
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=setup.precision == 'amp_bf16'):
             logits = nets[config](Xd)
         loss = nn.functional.cross_entropy(logits.float(), target)

@@ -1,8 +1,13 @@
-"""Shared fixtures: tiny real models and data, and a callback that records what the trainer saw."""
+"""Shared fixtures: tiny real models and data, a callback that records what the trainer saw, and the session's one
+dry run of the GPU check."""
 
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,6 +18,7 @@ from composer.models import ComposerClassifier, ComposerModel
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 N_CLASSES = 5
+DRY_TIMEOUT_S = 300  # the GPU check's dry run: about a minute on 2 quiet cores; the margin is for a loaded machine
 
 
 def pytest_collection_modifyitems(config, items):
@@ -119,3 +125,29 @@ class DictModel(ComposerModel):
         from composer_cutmix import dense_cross_entropy
 
         return dense_cross_entropy(outputs, batch['label'])
+
+
+@dataclass
+class DryRun:
+    """One ``make gpu-check DRY=1`` of the session: its process, its results folder and its work folder (the raw
+    JSON and the whole output of each step, ``<step>.out``)."""
+
+    proc: subprocess.CompletedProcess
+    out_dir: Path
+    work: Path
+
+    def output(self) -> str:
+        return self.proc.stdout + self.proc.stderr
+
+
+@pytest.fixture(scope='session')
+def gpu_check_dry(tmp_path_factory) -> DryRun:
+    """``make gpu-check DRY=1`` once for the session: ``tests/test_gpu_check.py`` checks the check, and
+    ``tests/test_benchmarks.py`` reads the tables of the benchmarks it ran (``--tiny``, ``--threads 1``) instead of
+    running them again."""
+    out_dir = tmp_path_factory.mktemp('gpu_check_dry')
+    venv = Path(sys.executable).parents[1]  # the Makefile's VENV: the interpreter running the suite, no install
+    proc = subprocess.run(['make', '--no-print-directory', 'gpu-check', 'DRY=1', f'VENV={venv}',
+                           f'ARGS=--out-dir {out_dir}'], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                          text=True, timeout=DRY_TIMEOUT_S)
+    return DryRun(proc, out_dir, out_dir / 'gpu_check_work')

@@ -1,12 +1,16 @@
-"""The benchmark scripts run end to end (``--quick``, ``--tiny``) and print their tables; no timing is asserted.
+"""The benchmark scripts run end to end (``--tiny``) and print their tables; no timing is asserted.
 
-They run with ``--threads 1``: on a small machine that other processes share, torch's default of one thread per
-core makes every parallel op wait for a descheduled thread, and a smoke test should not depend on the load.
+``mix_speed.py --tiny`` and ``train_overhead.py --tiny`` are steps of the GPU check's dry run, which the suite runs
+once (the ``gpu_check_dry`` fixture): their tables and JSON are read from it rather than run a second time. The
+plain-loop half of ``train_overhead.py`` runs here, where Composer is made unimportable, as on the GPU image.
+Everything runs with ``--threads 1``: on a small machine that other processes share, torch's default of one thread
+per core makes every parallel op wait for a descheduled thread, and a smoke test should not depend on the load.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,24 +22,20 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 180  # each script takes well under 30 s on 2 cores; the margin is for a loaded machine
 
 
-def run_script(name: str, *args: str, quick: bool = True) -> str:
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / 'benchmarks' / name), *(['--quick'] if quick else []), '--threads', '1', *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S,
-    )
-    assert proc.returncode == 0, f'{name} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}'
-    return proc.stdout
-
-
 def number_row(out: str, label: str) -> list[str]:
     """The lines that start with ``label`` followed by a time in ms (not a 'skipped' note)."""
     return re.findall(rf'^{re.escape(label)}\s+\d+\.\d+ .*$', out, flags=re.MULTILINE)
 
 
+def step(dry, name: str) -> tuple[str, dict]:
+    """The output and the JSON of one benchmark step of the GPU check's dry run."""
+    assert dry.proc.returncode == 0, dry.output()[-4000:]
+    return (dry.work / f'{name}.out').read_text(), json.loads((dry.work / f'{name}.json').read_text())
+
+
 @pytest.mark.slow
-def test_mix_speed_tiny_both_ops(tmp_path):
-    out = run_script('mix_speed.py', '--tiny', '--op', 'all', '--device', 'cpu', '--json', str(tmp_path / 'mix.json'),
-                     quick=False)
+def test_mix_speed_tiny_both_ops(gpu_check_dry):
+    out, payload = step(gpu_check_dry, 'mix_speed')  # --tiny --op all --device cpu --threads 1
 
     assert 'torch threads 1' in out
     tables = re.findall(r'^== (cutmix|mixup) (imagenet|cifar) \(\d+, 3, \d+, \d+\) (float32|uint8) on cpu', out,
@@ -77,7 +77,6 @@ def test_mix_speed_tiny_both_ops(tmp_path):
     assert len(re.findall(r'^\[(MET|MISSED|n/a) *\] cutmix ', out, flags=re.MULTILINE)) == 3 * 4 + 2
     assert len(re.findall(r'^\[(MET|MISSED|n/a) *\] mixup ', out, flags=re.MULTILINE)) == 4 + 2 + 2
 
-    payload = json.loads((tmp_path / 'mix.json').read_text())
     assert len(payload['cases']) == 8
     rows = {r['key']: r for r in payload['cases'][0]['rows']}
     assert payload['cases'][0]['facts']['floor'] == 'floor_box'
@@ -86,15 +85,11 @@ def test_mix_speed_tiny_both_ops(tmp_path):
     mixup = [c for c in payload['cases'] if c['case']['op'] == 'mixup']
     assert [c['facts']['floor'] for c in mixup] == ['floor_mix', 'floor_mix', 'floor_gather', 'floor_gather']
 
-    subprocess.run([sys.executable, str(ROOT / 'benchmarks' / 'plot_mix_speed.py'), '--json', str(tmp_path / 'mix.json'),
-                    '--out', str(tmp_path / 'mix.png')], check=True, capture_output=True, timeout=TIMEOUT_S)
-    assert (tmp_path / 'mix.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
 @pytest.mark.slow
-def test_train_overhead_tiny(tmp_path):
-    out = run_script('train_overhead.py', '--tiny', '--device', 'cpu', '--json', str(tmp_path / 'train.json'),
-                     quick=False)
+def test_train_overhead_tiny(gpu_check_dry):
+    out, payload = step(gpu_check_dry, 'train_overhead')  # --tiny --device cpu --threads 1
 
     assert re.search(r'^== cifar_resnet8 on cpu, batch \(16, 1, 28, 28\), fp32, 10 classes', out, flags=re.MULTILINE)
     assert re.search(r'^config\s+step ms\s+img/s\s+vs none\s+middle half\s+mixing ms\s+mixing/step\s+syncs/step$',
@@ -108,7 +103,6 @@ def test_train_overhead_tiny(tmp_path):
     assert re.search(r'^\[(MET|MISSED) *\] our CutMix costs < 1% of a step, mixing work', out, flags=re.MULTILINE)
     assert '[n/a   ] our CutMix asks for no host-device sync: no device' in out
 
-    payload = json.loads((tmp_path / 'train.json').read_text())
     setup = payload['setup']
     for config in ('none', 'ours', 'composer'):
         # Every round timed all but the first step of each configuration's turn.
@@ -121,12 +115,82 @@ def test_train_overhead_tiny(tmp_path):
     assert payload['plain'] is False and [t['met'] for t in payload['targets']][2] is None
 
 
+def test_ece_is_torchmetrics_and_the_occlusion_squares_are_the_stored_runs():
+    """One ECE and one occlusion for both studies: the ECE torchmetrics gave the stored runs (exact 1.0 confidences
+    in a bin of their own), and the squares the accuracy study drew before (top rows, then left columns, per
+    fraction, from one CPU generator)."""
+    import math
+
+    import torch
+    from torchmetrics.classification import MulticlassCalibrationError
+
+    from benchmarks.evaluation import expected_calibration_error, occlude, occlusion_mask
+
+    g = torch.Generator().manual_seed(0)
+    for scale in (1.0, 20.0):  # at 20 most confidences round to exactly 1.0 in float32
+        probs = (torch.randn(3000, 10, generator=g) * scale).softmax(1)
+        y = torch.randint(0, 10, (3000,), generator=g)
+        reference = MulticlassCalibrationError(num_classes=10, n_bins=15, norm='l1')
+        for i in range(0, 3000, 700):  # batched, as the study fed it
+            reference.update(probs[i:i + 700], y[i:i + 700])
+        assert abs(expected_calibration_error(probs, y) - float(reference.compute())) < 1e-5
+    assert expected_calibration_error(torch.eye(4), torch.arange(4)) == 0.0  # confident and right
+
+    X = torch.randn(64, 1, 28, 28, generator=g)
+    old, new = torch.Generator().manual_seed(1234), torch.Generator().manual_seed(1234)
+    for frac in (0.10, 0.25, 0.50):
+        side = round(28 * math.sqrt(frac))
+        y0 = torch.randint(0, 28 - side + 1, (64,), generator=old)
+        x0 = torch.randint(0, 28 - side + 1, (64,), generator=old)
+        expected = X.clone()
+        for i in range(64):
+            expected[i, :, y0[i]:y0[i] + side, x0[i]:x0[i] + side] = 0
+        assert torch.equal(occlude(X, frac, new), expected), frac
+    mask = occlusion_mask(5, 28, 20, 0.25, torch.Generator().manual_seed(1))
+    assert mask.shape == (5, 28, 20) and mask.sum((1, 2)).tolist() == [14 * 10] * 5
+    with pytest.raises(ValueError, match='fraction'):
+        occlusion_mask(1, 8, 8, 0.0, g)
+
+
+NO_COMPOSER = '''
+import json, sys
+from pathlib import Path
+
+import torch
+
+sys.modules['composer'] = None  # as on a GPU image whose torch this Composer was not built for
+from benchmarks import gpu_study, train_overhead
+
+sets, source = gpu_study.load_data(Path(sys.argv[1]), torch.device('cpu'), 8, 8)
+net = gpu_study.resnet18(width=8)
+print('FACTS ' + json.dumps({
+    'note': train_overhead.load_functional().IMPORT_NOTE, 'net': type(net).__module__ + '.' + type(net).__name__,
+    'depth': net.depth, 'out': list(net(sets['train'][0].float()).shape), 'resnet8': train_overhead.cifar_resnet8().depth,
+    'loaded': sorted(m for m in sys.modules if m.startswith('composer_cutmix'))}))
+sys.exit(train_overhead.main(['--tiny', '--device', 'cpu', '--threads', '1', '--json', sys.argv[2]]))
+'''
+
+
 @pytest.mark.slow
-def test_train_overhead_plain_loop_tiny(tmp_path):
-    """The loop that stands in for the Trainer where Composer will not import: no augmentation vs our functions."""
-    out = run_script('train_overhead.py', '--tiny', '--plain', '--device', 'cpu', '--json', str(tmp_path / 't.json'),
-                     quick=False)
-    assert 'plain PyTorch training loop, no Trainer: asked for (--plain)' in out
+def test_where_composer_does_not_import_the_plain_loop_runs_on_the_runners_network_and_reader(tmp_path):
+    """Where ``import composer`` fails (the GPU image): ``train_overhead.py`` falls back to its plain PyTorch loop
+    (no augmentation against our functions), and the GPU study and the loop build the runner's CifarResNet and read
+    idx files with the runner's reader, the package's ``__init__`` files (which need Composer) skipped."""
+    from tests.test_runner_errors import tiny_fashion_mnist
+
+    folder = tiny_fashion_mnist(tmp_path / 'fm', n=16)
+    proc = subprocess.run([sys.executable, '-c', NO_COMPOSER, str(folder), str(tmp_path / 't.json')], cwd=ROOT,
+                          capture_output=True, text=True, timeout=TIMEOUT_S,
+                          env={**os.environ, 'COMPOSER_CUTMIX_CACHE': str(tmp_path / 'cache')})
+    out = proc.stdout
+    assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
+    facts = json.loads(re.search(r'^FACTS (.*)$', out, flags=re.MULTILINE).group(1))
+    assert facts['note'].startswith('composer_cutmix did not import (ModuleNotFoundError')
+    assert facts['net'] == 'composer_cutmix.runner.models.CifarResNet' and facts['depth'] == 18
+    assert facts['resnet8'] == 8 and facts['out'] == [8, 10]
+    assert 'composer_cutmix.algorithm' not in facts['loaded'] and 'composer_cutmix.runner.models' in facts['loaded']
+
+    assert 'plain PyTorch training loop, no Trainer: Composer will not import' in out
     assert len(number_row(out, 'plain loop, no augmentation')) == 1
     assert len(number_row(out, 'plain loop + ours (functional)')) == 1
     payload = json.loads((tmp_path / 't.json').read_text())

@@ -115,6 +115,15 @@ def test_cifar_resnet_rejects_bad_depths():
         cifar_resnet(depth=10)
 
 
+def test_cifar_resnet_by_blocks_is_the_resnet18_of_the_gpu_study():
+    net = cifar_resnet(num_classes=10, in_channels=3, width=64, blocks=(2, 2, 2, 2))
+    assert net.depth == 18 and len(net.stages) == 4 and net.fc.in_features == 512
+    assert sum(p.numel() for p in net.parameters()) == 11_173_962  # the CIFAR ResNet-18's 11.17M parameters
+    assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    with pytest.raises(ValueError, match='blocks must be a non-empty sequence'):
+        cifar_resnet(blocks=(2, 0))
+
+
 def test_build_model_torchvision_with_one_channel():
     model = build_model({'name': 'resnet18', 'num_classes': 7, 'in_channels': 1})
     assert model.module.eval()(torch.zeros(1, 1, 32, 32)).shape == (1, 7)

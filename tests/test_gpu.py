@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -23,12 +21,10 @@ from composer.models import ComposerClassifier
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from benchmarks.syncs import SyncCensus
 from composer_cutmix import CutMix, Mixer, MixUp, MixUpCutMix, apply, cutmix_batch, mix_targets, mixup_batch
 from composer_cutmix.mixing import draw_cutmix, draw_mixup
 from tests.conftest import N_CLASSES, Recorder, tiny_data, tiny_loader, tiny_net
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'benchmarks'))
-from syncs import SyncCensus  # noqa: E402
 
 # 'cuda' (default): the real thing. 'cpu': the same tests as a dry run of their logic (see the module docstring).
 DEVICE = os.environ.get('COMPOSER_CUTMIX_GPU_TESTS_ON', 'cuda')

@@ -4,31 +4,24 @@ and the pieces it stands on (the study's plan, the wheel check) on their own."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / 'benchmarks'))
-import gpu_study  # noqa: E402
-import wheels  # noqa: E402
+from benchmarks import gpu_study
+from tools import gpu_check, wheels
 
-DRY_TIMEOUT_S = 300  # about a minute on 2 quiet cores; the margin is for a loaded machine
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_make_gpu_check_dry_runs_every_step(tmp_path):
-    venv = Path(sys.executable).parents[1]  # the Makefile's VENV: the interpreter running the suite, no install
-    proc = subprocess.run(['make', '--no-print-directory', 'gpu-check', 'DRY=1', f'VENV={venv}',
-                           f'ARGS=--out-dir {tmp_path}'], cwd=ROOT, capture_output=True, text=True,
-                          timeout=DRY_TIMEOUT_S)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
+def test_make_gpu_check_dry_runs_every_step(gpu_check_dry):
+    out, out_dir = gpu_check_dry.output(), gpu_check_dry.out_dir
+    assert gpu_check_dry.proc.returncode == 0, out[-4000:]
 
-    results = json.loads((tmp_path / 'gpu_results.json').read_text())
+    results = json.loads((out_dir / 'gpu_results.json').read_text())
     assert results['dry'] is True and results['command'] == 'make gpu-check DRY=1'
     assert {k: v['status'] for k, v in results['steps'].items()} == dict.fromkeys(
         ['env', 'tests', 'mix_speed', 'train_overhead', 'study'], 'ok')
@@ -43,7 +36,8 @@ def test_make_gpu_check_dry_runs_every_step(tmp_path):
     checks = results['probe']['checks']
     assert len(checks) == 12 and all(c['parity'] and c['layout_kept'] and c['syncs'] == 0 for c in checks)
     # Each benchmark's measurements are in the one JSON.
-    assert {c['case']['op'] for c in results['mix_speed']['cases']} == {'cutmix', 'mixup'}
+    assert {(c['case']['op'], c['case']['dtype']) for c in results['mix_speed']['cases']} == {
+        (op, dtype) for op in ('cutmix', 'mixup') for dtype in ('float32', 'uint8')}
     assert sorted(results['train_overhead']['summary']) == ['composer', 'none', 'ours']
     study = results['study']
     assert study['dry'] and sorted(study['summary']['arms']) == sorted(gpu_study.ARMS)
@@ -51,8 +45,8 @@ def test_make_gpu_check_dry_runs_every_step(tmp_path):
     assert all(len(r['curve']) == 2 for r in study['runs'])
     # The figures, the log, and the human summary.
     for png in ('gpu_mix_speed.png', 'gpu_study.png'):
-        assert (tmp_path / png).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
-    assert (tmp_path / 'gpu_check.log').stat().st_size > 0
+        assert (out_dir / png).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert (out_dir / 'gpu_check.log').stat().st_size > 0
     summary = '\n'.join(results['summary'])
     assert 'GPU check summary (DRY RUN on the CPU)' in summary
     for start in ('tests (', 'functional probe on cpu: parity 12/12', 'mix speed [', 'train overhead (', 'study ('):
@@ -77,18 +71,35 @@ def test_plan_shrinks_the_training_set_before_the_schedule():
     assert tight.train_images == 10000 and tight.epochs < 30 and tight.undersized
 
 
-def test_idx_reader_round_trip(tmp_path):
-    import gzip
-
+def test_study_reads_fashion_mnist_with_the_runners_reader(tmp_path, monkeypatch):
+    """The study's data come through the runner's idx reader: gzipped files as `make gpu-data` stages them, the
+    subsets, and a truncated file refused in the runner's words."""
     import torch
 
-    data = bytes([0, 0, 8, 3]) + (2).to_bytes(4, 'big') + (3).to_bytes(4, 'big') + (4).to_bytes(4, 'big')
-    data += bytes(range(24))
-    (tmp_path / 'x.gz').write_bytes(gzip.compress(data))
-    assert torch.equal(gpu_study.read_idx(tmp_path / 'x.gz'), torch.arange(24, dtype=torch.uint8).view(2, 3, 4))
-    (tmp_path / 'short').write_bytes(data[:-1])
-    with pytest.raises(ValueError, match='truncated'):
-        gpu_study.read_idx(tmp_path / 'short')
+    from composer_cutmix.runner.errors import DataNotFoundError
+    from tests.test_runner_errors import write_idx
+
+    monkeypatch.setenv('COMPOSER_CUTMIX_CACHE', str(tmp_path / 'cache'))  # where the reader decompresses
+    g = torch.Generator().manual_seed(0)
+    images = {'train': torch.randint(0, 256, (40, 28, 28), generator=g, dtype=torch.uint8),
+              't10k': torch.randint(0, 256, (20, 28, 28), generator=g, dtype=torch.uint8)}
+    for prefix, X in images.items():
+        write_idx(tmp_path / 'fm', prefix, X, torch.arange(len(X)) % 10)
+    sets, source = gpu_study.load_data(tmp_path / 'fm', torch.device('cpu'), train_subset=32)
+    X, y = sets['train']
+    assert X.shape == (32, 1, 28, 28) and X.dtype == torch.uint8 and torch.equal(X[:, 0], images['train'][:32])
+    assert y.dtype == torch.int64 and torch.equal(y, torch.arange(32) % 10)
+    assert torch.equal(sets['test'][0][:, 0], images['t10k']) and source.startswith('Fashion-MNIST from')
+
+    with pytest.raises(FileNotFoundError, match='make gpu-data'):
+        gpu_study.load_data(tmp_path / 'none', torch.device('cpu'))
+    bad = tmp_path / 'bad'
+    for prefix, X in images.items():
+        write_idx(bad, prefix, X, torch.arange(len(X)) % 10, gz=False)
+    blob = (bad / 'train-images-idx3-ubyte').read_bytes()
+    (bad / 'train-images-idx3-ubyte').write_bytes(blob[:len(blob) // 2])
+    with pytest.raises(DataNotFoundError, match='corrupt or truncated'):
+        gpu_study.load_data(bad, torch.device('cpu'))
 
 
 def _wheel(folder: Path, name: str, version: str, requires: list[str], tag: str = 'py3-none-any') -> None:
@@ -123,8 +134,6 @@ def test_wheel_check_follows_requirements_extras_and_the_image(tmp_path, monkeyp
 
 def test_gpu_mode_runs_the_gpu_commands_in_its_budget_and_fills_out(tmp_path, monkeypatch):
     """The GPU run's wiring without a GPU: every step replaced by a stand-in that records its command."""
-    import gpu_check
-
     calls = []
 
     def fake_step(name, cmd, limit, log, env):
@@ -166,8 +175,6 @@ def test_gpu_mode_runs_the_gpu_commands_in_its_budget_and_fills_out(tmp_path, mo
 
 
 def test_gpu_mode_without_composer_skips_the_tests_and_without_cuda_stops(tmp_path, monkeypatch):
-    import gpu_check
-
     names = []
 
     def fake_step(name, cmd, limit, log, env):
@@ -195,8 +202,6 @@ def test_gpu_mode_without_composer_skips_the_tests_and_without_cuda_stops(tmp_pa
 
 def test_run_step_keeps_tagged_lines_and_kills_what_overruns(tmp_path):
     import os
-
-    import gpu_check
 
     log = gpu_check.Log(tmp_path / 'log')
     code = 'print("ENV {\\"device\\": \\"x\\"}"); [print(i) for i in range(100)]'

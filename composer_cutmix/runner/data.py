@@ -27,7 +27,6 @@ from typing import Any, Optional, Union
 
 import torch
 import torch.nn.functional as F
-from composer.utils import dist
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
@@ -472,6 +471,8 @@ def build_dataloader(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str]
         >>> tuple(X.shape), X.dtype, tuple(y.shape)
         ((8, 1, 28, 28), torch.float32, (8,))
     """
+    from composer.utils import dist  # here only: the readers and transforms above load without Composer
+
     from composer_cutmix.runner.schema import DataConfig, coerce
 
     key = key or ('train_data' if train else 'eval_data')

@@ -1,20 +1,25 @@
 """Models for YAML runs: the CIFAR ResNet of He et al., any torchvision classifier, or a timm model.
 
 :func:`build_model` wraps the network in a :class:`composer.models.ComposerClassifier` with Composer's default
-loss; :class:`~composer_cutmix.algorithm.CutMix` swaps in a dense-target cross-entropy at ``Event.INIT``.
+loss; :class:`~composer_cutmix.algorithm.CutMix` swaps in a dense-target cross-entropy at ``Event.INIT``. Composer is
+imported only there: :class:`CifarResNet` is plain PyTorch, so the benchmarks build it where Composer will not
+import (``benchmarks.machine.import_alone``, on the GPU check's image).
 """
 
 from __future__ import annotations
 
 import importlib.util
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Optional
 
 import torch
-from composer.models import ComposerClassifier
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
 from composer_cutmix.runner.errors import ConfigError
+
+if TYPE_CHECKING:
+    from composer.models import ComposerClassifier
 
 __all__ = ['CifarResNet', 'build_model', 'check_model_name', 'cifar_resnet', 'model_names']
 
@@ -22,7 +27,7 @@ __all__ = ['CifarResNet', 'build_model', 'check_model_name', 'cifar_resnet', 'mo
 class CifarResNet(nn.Module):
     """The CIFAR ResNet of He et al. (2016, section 4.2): three stages of ``BasicBlock`` at widths w, 2w, 4w.
 
-    A 3x3 stem keeps full resolution, the second and third stages halve it, and global average pooling feeds
+    A 3x3 stem keeps full resolution, each stage after the first halves it, and global average pooling feeds
     one linear layer, so it suits 28x28 (Fashion-MNIST) and 32x32 (CIFAR) inputs alike. Shortcuts that change
     shape use a strided 1x1 convolution with batch norm (option B).
 
@@ -31,25 +36,38 @@ class CifarResNet(nn.Module):
         num_classes: outputs of the final linear layer.
         in_channels: channels of the input images (1 for Fashion-MNIST, 3 for CIFAR).
         width: channels of the first stage, ``w``; the paper uses 16.
+        blocks: instead of ``depth``, the number of blocks of each stage, one stage per entry at widths
+            ``w * 2**stage``: ``(2, 2, 2, 2)`` with ``width=64`` is the CIFAR ResNet-18 (ImageNet's stage layout
+            on the 3x3 stem; the GPU study trains it). ``depth`` is then ``2 * sum(blocks) + 2``.
 
     Example:
         >>> net = CifarResNet(depth=8, num_classes=10, in_channels=1, width=16)
         >>> tuple(net(torch.zeros(2, 1, 28, 28)).shape)
         (2, 10)
+        >>> CifarResNet(blocks=(2, 2, 2, 2), width=64).depth
+        18
     """
 
-    def __init__(self, depth: int = 8, num_classes: int = 10, in_channels: int = 1, width: int = 16) -> None:
+    def __init__(self, depth: int = 8, num_classes: int = 10, in_channels: int = 1, width: int = 16,
+                 blocks: Optional[Sequence[int]] = None) -> None:
         super().__init__()
         for name, value, low in (('depth', depth, 8), ('num_classes', num_classes, 1), ('in_channels', in_channels, 1),
                                  ('width', width, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f'cifar_resnet: {name} must be an integer >= {low}, got {value!r}.')
-        if (depth - 2) % 6:
+        if blocks is not None:
+            blocks = tuple(blocks)
+            if not blocks or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in blocks):
+                raise ValueError(f'cifar_resnet: blocks must be a non-empty sequence of integers >= 1 (one per '
+                                 f'stage, e.g. (2, 2, 2, 2) for ResNet-18), got {blocks!r}.')
+            depth = 2 * sum(blocks) + 2
+        elif (depth - 2) % 6:
             raise ValueError(
                 f'cifar_resnet: depth must be 6n+2 (8, 14, 20, 32, 44, 56, 110...), got {depth}; '
                 f'the nearest valid depths are {depth - (depth - 2) % 6} and {depth - (depth - 2) % 6 + 6}.',
             )
-        blocks = (depth - 2) // 6
+        else:
+            blocks = ((depth - 2) // 6,) * 3
         self.depth, self.width = depth, width
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, width, kernel_size=3, padding=1, bias=False),
@@ -57,10 +75,11 @@ class CifarResNet(nn.Module):
             nn.ReLU(inplace=True),
         )
         stages, c_in = [], width
-        for i, c_out in enumerate((width, 2 * width, 4 * width)):
+        for i, count in enumerate(blocks):
+            c_out = width * 2**i
             stride = 1 if i == 0 else 2
             layers = []
-            for b in range(blocks):
+            for b in range(count):
                 s = stride if b == 0 else 1
                 down = None
                 if s != 1 or c_in != c_out:
@@ -84,14 +103,15 @@ class CifarResNet(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
-def cifar_resnet(depth: int = 8, num_classes: int = 10, in_channels: int = 1, width: int = 16) -> CifarResNet:
+def cifar_resnet(depth: int = 8, num_classes: int = 10, in_channels: int = 1, width: int = 16,
+                 blocks: Optional[Sequence[int]] = None) -> CifarResNet:
     """The He et al. CIFAR ResNet, see :class:`CifarResNet`.
 
     Example:
         >>> sum(p.numel() for p in cifar_resnet(depth=20, num_classes=10, in_channels=3).parameters()) > 250_000
         True
     """
-    return CifarResNet(depth=depth, num_classes=num_classes, in_channels=in_channels, width=width)
+    return CifarResNet(depth=depth, num_classes=num_classes, in_channels=in_channels, width=width, blocks=blocks)
 
 
 def _torchvision_names() -> list[str]:
@@ -173,6 +193,8 @@ def build_model(cfg: Any) -> ComposerClassifier:
         >>> tuple(m.module(torch.zeros(1, 1, 28, 28)).shape)
         (1, 10)
     """
+    from composer.models import ComposerClassifier  # here only: the networks above need no Composer
+
     from composer_cutmix.runner.schema import ModelConfig, coerce
 
     cfg = coerce(cfg, ModelConfig, 'model')

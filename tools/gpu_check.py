@@ -2,8 +2,8 @@
 
 Usage::
 
-    python3 benchmarks/gpu_check.py [--wheels .whl] [--data .gpu-data/fashion-mnist] [--budget-s 450]
-    python  benchmarks/gpu_check.py --dry [--out-dir DIR]      # every step on the CPU, tiny, in about a minute
+    python3 tools/gpu_check.py [--wheels .whl] [--data .gpu-data/fashion-mnist] [--budget-s 450]
+    python  tools/gpu_check.py --dry [--out-dir DIR]      # every step on the CPU, tiny, in about a minute
 
 On the GPU machine (``docs/gpu_check.md`` says how to get there with the device tool) it
 
@@ -49,7 +49,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 REPO = Path(__file__).resolve().parents[1]
-BENCH = REPO / 'benchmarks'
+BENCH = REPO / 'benchmarks'  # the measurements the check runs
+TOOLS = REPO / 'tools'  # this script and the wheel tooling
 OUT_FILES = ('gpu_results.json', 'gpu_mix_speed.png', 'gpu_study.png', 'gpu_check.log')
 
 # Seconds each step may take on the GPU machine (the study takes what is left, less RESERVE_S).
@@ -101,7 +102,9 @@ def make_venv(path: Path, base_python: str, log: Log) -> str:
         lines = ''.join(f'import site; site.addsitedir({d!r})\n' for d in info['site'])
         Path(own, '_gpu_check_parent_site.pth').write_text(lines)
         log(f'>> {path}: a venv of {base_python}, which is itself a venv: its site-packages added by a .pth')
-    probe = subprocess.run([python, '-c', 'import torch; print(torch.__version__)'], capture_output=True, text=True)
+    # Found, not imported: the first step imports it (and the rest) anyway, and an import of torch costs seconds.
+    code = 'import importlib.metadata as m, importlib.util as u; assert u.find_spec("torch"); print(m.version("torch"))'
+    probe = subprocess.run([python, '-c', code], capture_output=True, text=True)
     if probe.returncode != 0:
         raise RuntimeError(f'the venv at {path} does not see torch: {probe.stderr.strip()[-300:]}')
     log(f'>> {path}: Python {info["version"]}, sees torch {probe.stdout.strip()}')
@@ -144,7 +147,11 @@ def cuda_available(python: str) -> bool:
 
 
 def run_step(name: str, cmd: list[str], limit: float, log: Log, env: dict[str, str]) -> dict[str, Any]:
-    """Runs ``cmd`` with its output streamed into the log; kills its whole process group after ``limit`` s."""
+    """Runs ``cmd`` with its output streamed into the log; kills its whole process group after ``limit`` s.
+
+    The step's output is also kept whole, unprefixed, beside the log in ``<name>.out`` (spaces as ``_``), so its
+    tables can be read back as the script printed them (``tests/test_benchmarks.py`` does).
+    """
     shown = ' '.join('<code>' if '\n' in str(c) else str(c) for c in cmd)
     log(f'\n== {name}: {shown}  (limit {limit:.0f} s) ==')
     t0 = time.perf_counter()
@@ -152,9 +159,11 @@ def run_step(name: str, cmd: list[str], limit: float, log: Log, env: dict[str, s
                             stderr=subprocess.STDOUT, text=True, start_new_session=True, errors='replace')
     tail: list[str] = []
     tagged: dict[str, Any] = {}
+    raw = log.path.with_name(name.replace(' ', '_') + '.out').open('w', buffering=1)
 
     def pump() -> None:
         for line in proc.stdout:
+            raw.write(line)
             line = line.rstrip('\n')
             log(f'  | {line}')
             tail.append(line)
@@ -176,6 +185,7 @@ def run_step(name: str, cmd: list[str], limit: float, log: Log, env: dict[str, s
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     reader.join(timeout=5)
+    raw.close()
     seconds = time.perf_counter() - t0
     status = 'timed out' if timed_out else ('ok' if proc.returncode == 0 else f'failed (exit {proc.returncode})')
     log(f'== {name}: {status} after {seconds:.0f} s ==')
@@ -215,9 +225,8 @@ def junit_summary(path: Path) -> dict[str, Any]:
 
 PROBE_CODE = '''
 import json, sys, torch
-sys.path.insert(0, 'benchmarks')
-from machine import load_functional
-from syncs import SyncCensus
+from benchmarks.machine import load_functional
+from benchmarks.syncs import SyncCensus
 F = load_functional()
 dev = 'cuda' if torch.cuda.is_available() else 'cpu'
 checks = []
@@ -228,13 +237,13 @@ for op in ('cutmix', 'mixup'):
             X = (torch.randint(0, 256, (32, 3, 16, 12), generator=g, dtype=torch.uint8) if dtype == torch.uint8
                  else torch.randn(32, 3, 16, 12, generator=g).to(dtype)).contiguous(memory_format=layout)
             y = torch.randint(0, 10, (32,), generator=g)
-            p = (F.sample_params(32, 16, 12, 1.0, generator=g) if op == 'cutmix'
-                 else F.sample_mixup_params(32, 1.0, generator=g))
-            expected = F.apply_params(X, p)
+            p = (F.mixing.draw_cutmix(32, 16, 12, 1.0, generator=g) if op == 'cutmix'
+                 else F.mixing.draw_mixup(32, 1.0, generator=g))
+            expected = F.apply(X, p)
             Xd, yd = X.to(dev, copy=True), y.to(dev)
             with SyncCensus(mode='warn') as census:
-                out = F.apply_params(Xd, p, inplace=True)
-                t = F.mix_targets(yd, p.lam, p.indices, 10)
+                out = F.apply(Xd, p, inplace=True)
+                t = F.mix_targets(yd, p, 10)
             diff = (out.cpu().float() - expected.float()).abs().max().item()
             exact = op == 'cutmix' or dtype != torch.float32
             checks.append({'op': op, 'dtype': str(dtype)[6:], 'layout': 'channels_last' if layout ==
@@ -437,7 +446,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     results['steps']['env'] = step
     results['env'] = tagged_json(step, 'ENV') or {}
     results['probe'] = tagged_json(step, 'PROBE')
-    installed = subprocess.run([python, str(BENCH / 'wheels.py'), '--installed'], capture_output=True, text=True,
+    installed = subprocess.run([python, str(TOOLS / 'wheels.py'), '--installed'], capture_output=True, text=True,
                                env=env, cwd=REPO)
     results['env']['wheel_pins'] = json.loads(installed.stdout) if installed.returncode == 0 else installed.stderr
     if not dry:
@@ -478,7 +487,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     # 3. One mixing step.
     ms_json = work / 'mix_speed.json'
-    size = ['--tiny', '--device', 'cpu', '--dtypes', 'float32'] if dry else ['--device', 'cuda']
+    size = ['--tiny', '--device', 'cpu'] if dry else ['--device', 'cuda']  # dry: float32 and uint8, as on the GPU
     step = run_step('mix_speed', [python, BENCH / 'mix_speed.py', '--op', 'all', *size, *threads, '--json', ms_json],
                     min(LIMITS['mix_speed'], max(30, left() - 150)), log, env)
     results['steps']['mix_speed'] = step
@@ -501,7 +510,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     # 5. The accuracy study, in what is left.
     study_json = work / 'study.json'
     data = Path(args.data)
-    budget = left() - RESERVE_S
+    budget = int(left() - RESERVE_S)  # whole seconds: the study's --budget-s and its limit below agree exactly
     if dry:
         cmd = [python, BENCH / 'gpu_study.py', '--dry', '--data', data]
     elif not any(data.glob('train-images-idx3-ubyte*')):
@@ -509,9 +518,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         why = f'no Fashion-MNIST in {data} (run `make gpu-data` here and carry .gpu-data)'
     elif budget < MIN_STUDY_S:
         cmd = []
-        why = f'only {budget:.0f} s left (at least {MIN_STUDY_S} s needed)'
+        why = f'only {budget} s left (at least {MIN_STUDY_S} s needed)'
     else:
-        cmd = [python, BENCH / 'gpu_study.py', '--budget-s', f'{budget:.0f}', '--data', data]
+        cmd = [python, BENCH / 'gpu_study.py', '--budget-s', str(budget), '--data', data]
     if cmd:
         cmd += ['--json', study_json, '--plot', out_dir / 'gpu_study.png']
         step = run_step('study', cmd, (120 if dry else budget + 15), log, env)

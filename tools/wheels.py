@@ -2,9 +2,9 @@
 
 Usage (where PyPI is reachable; ``make wheels`` runs the first)::
 
-    python3 benchmarks/wheels.py                 # download into .whl/, drop stale wheels, check, print the size
-    python3 benchmarks/wheels.py --check-only    # only the check of what .whl/ holds
-    python  benchmarks/wheels.py --installed     # in the GPU check's venv: are the requirements of what it
+    python3 tools/wheels.py                 # download into .whl/, drop stale wheels, check, print the size
+    python3 tools/wheels.py --check-only    # only the check of what .whl/ holds
+    python  tools/wheels.py --installed     # in the GPU check's venv: are the requirements of what it
                                                  # installed met by what it sees (a `pip check` of ours)?
 
 The GPU machine (see ``docs/gpu_check.md``) has no network and a Python 3.12 image with torch 2.11, torchvision
