@@ -164,7 +164,8 @@ from benchmarks import gpu_study, train_overhead
 sets, source = gpu_study.load_data(Path(sys.argv[1]), torch.device('cpu'), 8, 8)
 net = gpu_study.resnet18(width=8)
 print('FACTS ' + json.dumps({
-    'note': train_overhead.load_functional().IMPORT_NOTE, 'net': type(net).__module__ + '.' + type(net).__name__,
+    'core_note': getattr(train_overhead.load_functional(), 'IMPORT_NOTE', ''),
+    'note': sys.modules['composer_cutmix.runner.models'].IMPORT_NOTE, 'net': type(net).__module__ + '.' + type(net).__name__,
     'depth': net.depth, 'out': list(net(sets['train'][0].float()).shape), 'resnet8': train_overhead.cifar_resnet8().depth,
     'loaded': sorted(m for m in sys.modules if m.startswith('composer_cutmix'))}))
 sys.exit(train_overhead.main(['--tiny', '--device', 'cpu', '--threads', '1', '--json', sys.argv[2]]))
@@ -185,6 +186,7 @@ def test_where_composer_does_not_import_the_plain_loop_runs_on_the_runners_netwo
     out = proc.stdout
     assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
     facts = json.loads(re.search(r'^FACTS (.*)$', out, flags=re.MULTILINE).group(1))
+    assert facts['core_note'] == '', 'the mixing core imports as it is, Composer or not'
     assert facts['note'].startswith('composer_cutmix did not import (ModuleNotFoundError')
     assert facts['net'] == 'composer_cutmix.runner.models.CifarResNet' and facts['depth'] == 18
     assert facts['resnet8'] == 8 and facts['out'] == [8, 10]
