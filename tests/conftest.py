@@ -4,6 +4,7 @@ dry run of the GPU check."""
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -21,7 +22,14 @@ N_CLASSES = 5
 DRY_TIMEOUT_S = 300  # the GPU check's dry run: about a minute on 2 quiet cores; the margin is for a loaded machine
 
 
+if os.environ.get('PYTEST_XDIST_WORKER'):  # `make test` runs two workers on two cores: one torch thread each
+    torch.set_num_threads(1)
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:  # under xdist (--dist loadgroup) the session's one GPU-check dry run stays on one worker
+        if 'gpu_check_dry' in getattr(item, 'fixturenames', ()):
+            item.add_marker(pytest.mark.xdist_group('gpu_check_dry'))
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason='needs a CUDA device (gpu marker)')
