@@ -153,3 +153,10 @@ def test_a_section_given_as_a_scalar_says_it_needs_a_mapping():
         config_from_dict({'model': 'resnet50'})
     with pytest.raises(ConfigError, match=r"'optimizer.betas' expects list\[float\], but got 1 \(int\)"):
         config_from_dict({'optimizer': {'betas': 1}})
+    with pytest.raises(ConfigError, match=r"'loggers.mlflow' expects a mapping with the keys tracking_uri.*'x'.*"
+                                          r"from the command-line overrides"):
+        config_from_dict({}, ['loggers.mlflow=x'])  # a nested section, from an override
+    with pytest.raises(ConfigError, match=r"'model' expects a mapping with the keys name.*got None"):
+        config_from_dict({'model': None})
+    with pytest.raises(ConfigError, match=r"'train_data.shuffle' expects Optional\[bool\], but got 'sometimes'"):
+        config_from_dict({'train_data': {'shuffle': 'sometimes'}})

@@ -36,8 +36,8 @@ from composer_cutmix.runner.schema import (
     OptimizerConfig,
     RunConfig,
     SchedulerConfig,
-    as_config_error,
     coerce,
+    merge_into,
 )
 
 __all__ = [
@@ -198,10 +198,9 @@ def _merge_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
             f'cannot parse the overrides {overrides}: {e}. Write dotted keys, e.g. max_duration=2ba.',
         ) from None
     try:
-        return OmegaConf.merge(cfg, dot)
-    except OmegaConfBaseException as e:
-        err = as_config_error(e, '', RunConfig)
-        raise ConfigError(f'{err} (from the command-line overrides)') from None
+        return merge_into(cfg, dot, '', RunConfig)
+    except ConfigError as e:
+        raise ConfigError(f'{e} (from the command-line overrides)') from None
 
 
 def load_config(path: Union[str, os.PathLike], overrides: Sequence[str] = ()) -> DictConfig:

@@ -13,13 +13,12 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
 
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
+from omegaconf import DictConfig, Node, OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from composer_cutmix.runner.errors import ConfigError
 
@@ -38,6 +37,7 @@ __all__ = [
     'WandBConfig',
     'as_config_error',
     'coerce',
+    'merge_into',
 ]
 
 DEVICES = ('auto', 'cpu', 'gpu', 'mps')
@@ -307,72 +307,75 @@ def _section(node: type, part: str) -> Optional[type]:
     return hint if isinstance(hint, type) and is_dataclass(hint) else None
 
 
-def _sections(schema: type, prefix: str = '') -> list[tuple[str, type]]:
-    """``(dotted name, dataclass)`` of every section of ``schema``, nested ones included (``loggers.mlflow``)."""
-    out = []
-    for f in fields(schema):
-        cls = _section(schema, f.name)
-        if cls is not None:
-            out += [(prefix + f.name, cls), *_sections(cls, prefix + f.name + '.')]
-    return out
+def _keys(schema: type) -> list[str]:
+    return [f.name for f in fields(schema)]
 
 
-def _accepted_keys(schema: type, dotted: str) -> Optional[list[str]]:
-    """The fields accepted at ``dotted`` (the parent of a bad key) in ``schema``, or None if not a dataclass."""
-    node: Optional[type] = schema
-    for part in [p for p in dotted.split('.') if p]:
-        node = _section(node, part) if node is not None else None
-    return [f.name for f in fields(node)] if node is not None else None
-
-
-def _type_of_field(schema: type, dotted: str) -> Optional[str]:
-    parts = dotted.split('.')
-    node: Optional[type] = schema
-    for part in parts[:-1]:
-        node = _section(node, part) if node is not None else None
-    if node is None:
+def _scalar_section(data: Any, schema: type, prefix: str = '') -> Optional[tuple[str, type, Any]]:
+    """``(dotted key, section dataclass, value)`` of the first section of ``schema`` that ``data`` gives as a scalar
+    (``model: resnet50``), or None. OmegaConf reports that case without naming the key, so it is found here first."""
+    if not isinstance(data, (Mapping, DictConfig)):
         return None
-    f = {f.name: f for f in fields(node)}.get(parts[-1])
-    return None if f is None else str(f.type)
+    for name in _keys(schema):
+        cls = _section(schema, name)
+        if cls is None or name not in data:
+            continue
+        value = data[name]
+        if isinstance(value, (Mapping, DictConfig)):
+            found = _scalar_section(value, cls, f'{prefix}{name}.')
+            if found is not None:
+                return found
+        elif value is not None and not is_dataclass(value):
+            return f'{prefix}{name}', cls, value
+    return None
+
+
+def _scalar_section_error(key: str, cls: type, value: Any) -> ConfigError:
+    keys = _keys(cls)
+    return ConfigError(
+        f'config key {key!r} expects a mapping with the keys {", ".join(keys)}, but got the scalar {value!r}. Write '
+        f'it as {key}: {{{keys[0]}: ...}} or override {key}.{keys[0]}=...',
+    )
+
+
+def _type_name(hint: Any) -> str:
+    """``'int'``, ``'list[float]'``, ``'Optional[int]'``: a field's annotation as written in this module."""
+    return hint if isinstance(hint, str) else getattr(hint, '__name__', str(hint).replace('typing.', ''))
 
 
 def as_config_error(e: OmegaConfBaseException, where: str, schema: type) -> ConfigError:
-    """One paragraph for an OmegaConf error met while merging into ``schema`` at ``where`` (``''``: the top)."""
-    full_key = str(getattr(e, 'full_key', '') or '')
-    if not full_key:  # "Merge error: str is not a subclass of ModelConfig": a section given as a scalar
-        text = str(e).replace('\n', ' ')
-        sections = [name for name, cls in _sections(schema) if re.search(rf'\b{cls.__name__}\b', text)]
-        if not sections:
-            return ConfigError(f'{where or "config"}: {text}. Check that each section (model:, train_data:, ...) '
-                               f'is a mapping of keys to values.')
-        given = text.rsplit('value: ', 1)[-1] if 'value: ' in text else '?'
-        keys = _accepted_keys(schema, sections[0]) or []
-        return ConfigError(
-            f'config key {" or ".join(map(repr, sections))} expects a mapping with the keys {", ".join(keys)}, but '
-            f'got the scalar {given!r}. Write it as {sections[0]}: {{{keys[0] if keys else "name"}: ...}} or override '
-            f'{sections[0]}.{keys[0] if keys else "name"}=...',
-        )
-    key = f'{where}.{full_key}' if where and full_key else (full_key or where)
-    if isinstance(e, ConfigKeyError) or 'not in' in str(getattr(e, 'msg', '')):
+    """One paragraph for an OmegaConf error met while merging into ``schema`` at ``where`` (``''``: the top).
+
+    Reads the exception's fields: its class (:class:`~omegaconf.errors.ConfigKeyError` for an unknown key, else a
+    value OmegaConf could not convert), ``key`` and ``full_key`` (where), ``object_type`` (the dataclass holding the
+    key, whose fields are what is accepted there) and ``value`` (what was given).
+    """
+    full_key = e.full_key or ''
+    key = '.'.join(k for k in (where, full_key) if k) or 'config'
+    owner = e.object_type if isinstance(e.object_type, type) and is_dataclass(e.object_type) else None
+    if owner is None:  # no field names the key: not an error this schema can explain; pass OmegaConf's on
+        text = ' '.join(str(e).split())
+        return ConfigError(f'{key}: {text}. Check that each section (model:, train_data:, ...) is a mapping of keys '
+                           f'to values.')
+    if isinstance(e, (ConfigKeyError, ConfigAttributeError)):
         parent = full_key.rsplit('.', 1)[0] if '.' in full_key else ''
-        accepted = _accepted_keys(schema, parent)
-        listing = f"Accepted keys{' under ' + parent if parent else ''}: {', '.join(accepted)}." if accepted else ''
+        listing = f"Accepted keys{' under ' + parent if parent else ''}: {', '.join(_keys(owner))}."
         return ConfigError(
-            f'unknown config key {key!r}. {listing} Check the spelling, or see composer_cutmix/config.py for the '
-            f'schema.',
+            f'unknown config key {key!r}. {listing} Check the spelling, or see composer_cutmix/runner/schema.py for '
+            f'the schema.',
         )
-    value = getattr(e, 'value', None)
-    if hasattr(value, '_value'):  # an OmegaConf node: show what it holds
-        value = value._value()
-    section = _accepted_keys(schema, full_key) if full_key else None
+    value = e.value._value() if isinstance(e.value, Node) else e.value  # an OmegaConf node: show what it holds
+    # key None: the section itself was given what is not a mapping (model: null); object_type is then its dataclass
+    section = owner if e.key is None else _section(owner, str(e.key))
     if section is not None:
+        keys = _keys(section)
         return ConfigError(
-            f'config key {key!r} expects a mapping with the keys {", ".join(section)}, but got {value!r} '
-            f'({type(value).__name__}). Write it as {full_key}: {{{section[0]}: ...}} or override {full_key}.'
-            f'{section[0]}=...',
+            f'config key {key!r} expects a mapping with the keys {", ".join(keys)}, but got {value!r} '
+            f'({type(value).__name__}). Write it as {full_key}: {{{keys[0]}: ...}} or override {full_key}.'
+            f'{keys[0]}=...',
         )
-    expected = _type_of_field(schema, full_key) or 'the schema type'
-    expected = expected.replace('typing.', '').replace("<class '", '').replace("'>", '')
+    hint = {f.name: f.type for f in fields(owner)}.get(str(e.key), 'the schema type')
+    expected = _type_name(hint)
     return ConfigError(
         f'config key {key!r} expects {expected}, but got {value!r} ({type(value).__name__}). '
         f'Fix the YAML or the override, e.g. {full_key or key}=<{expected}>.',
@@ -380,7 +383,10 @@ def as_config_error(e: OmegaConfBaseException, where: str, schema: type) -> Conf
 
 
 def coerce(cfg: Any, schema: type, where: str = '') -> DictConfig:
-    """Returns ``cfg`` (a mapping, a DictConfig or a dataclass) as a DictConfig checked against ``schema``.
+    """Returns ``cfg`` (a mapping, a DictConfig or a dataclass) as a DictConfig typed by ``schema``.
+
+    Checks the keys and the types of the values only; :func:`composer_cutmix.runner.config.validate` checks the
+    names and ranges. A DictConfig already typed by ``schema`` is returned as it is.
 
     Raises:
         ConfigError: for an unknown key or a value of the wrong type.
@@ -391,8 +397,24 @@ def coerce(cfg: Any, schema: type, where: str = '') -> DictConfig:
         cfg = {}
     if not isinstance(cfg, (Mapping, DictConfig)) and not is_dataclass(cfg):
         raise ConfigError(f'{where or "config"} must be a mapping of keys to values, got {cfg!r}.')
-    try:
-        return OmegaConf.merge(OmegaConf.structured(schema), cfg)
-    except (ValidationError, ConfigKeyError, OmegaConfBaseException) as e:
-        raise as_config_error(e, where, schema) from None
+    return merge_into(OmegaConf.structured(schema), cfg, where, schema)
 
+
+def merge_into(base: DictConfig, cfg: Any, where: str = '', schema: Optional[type] = None) -> DictConfig:
+    """``OmegaConf.merge(base, cfg)`` with OmegaConf's errors turned into one :class:`ConfigError` paragraph.
+
+    Args:
+        base: a DictConfig typed by ``schema`` (or by the run's :class:`RunConfig`).
+        cfg: a mapping, DictConfig or dataclass merged on top.
+        where: the key of ``base`` in the run, for messages (``''``: the top).
+        schema: the dataclass of ``base``; defaults to its OmegaConf type.
+    """
+    schema = schema or OmegaConf.get_type(base)
+    scalar = _scalar_section(cfg, schema)
+    if scalar is not None:
+        name, cls, value = scalar
+        raise _scalar_section_error('.'.join(k for k in (where, name) if k), cls, value)
+    try:
+        return OmegaConf.merge(base, cfg)
+    except OmegaConfBaseException as e:
+        raise as_config_error(e, where, schema) from None
