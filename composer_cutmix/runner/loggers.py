@@ -293,7 +293,8 @@ def build_loggers(cfg: Any, run_folder: str, *, append: bool = False) -> tuple[l
     """The logger destinations of a run, and the console arguments for :class:`composer.Trainer`.
 
     Args:
-        cfg: a :class:`~composer_cutmix.runner.schema.LoggersConfig` (or a mapping with its keys).
+        cfg: a :class:`~composer_cutmix.runner.schema.LoggersConfig` section of a run config (trusted: checked when
+            the run was loaded), or a mapping with its keys (checked here).
         run_folder: where ``metrics.jsonl`` (and ``log.txt``, ``tensorboard/``, ``wandb/``) go.
         append: append to an existing ``metrics.jsonl`` (resuming).
 
@@ -307,9 +308,9 @@ def build_loggers(cfg: Any, run_folder: str, *, append: bool = False) -> tuple[l
     Raises:
         ConfigError: an experiment logger is asked for but its extra is not installed.
     """
-    from composer_cutmix.runner.schema import LoggersConfig, coerce
+    from composer_cutmix.runner.config import LoggersConfig, checked
 
-    cfg = coerce(cfg, LoggersConfig, 'loggers')
+    cfg = checked(cfg, LoggersConfig, 'loggers')
     destinations: list[LoggerDestination] = []
     if cfg.metrics_jsonl:
         destinations.append(JSONLinesLogger(os.path.join(run_folder, 'metrics.jsonl'), append=append))
@@ -502,22 +503,14 @@ def build_logging_callbacks(cfg: Any, run_config: Any, info: Any) -> list[Callba
     """The callbacks that feed the experiment loggers: the config as hyperparameters, the mixed-batch picture.
 
     Args:
-        cfg: the :class:`~composer_cutmix.runner.schema.LoggersConfig`.
+        cfg: the :class:`~composer_cutmix.runner.schema.LoggersConfig` of a validated run config (its
+            ``log_mixed_images`` comes with a logger that shows images).
         run_config: the whole run config, logged as hyperparameters when an experiment logger is on.
         info: the training set's ``DatasetInfo`` (class names, mean, std).
-
-    Raises:
-        ConfigError: ``log_mixed_images`` without a logger that shows images, or not a time.
     """
     trackers = cfg.tensorboard or cfg.mlflow is not None or cfg.wandb is not None
     callbacks: list[Callback] = [ConfigHyperparameters(flatten_config(run_config))] if trackers else []
-    if cfg.log_mixed_images is not None:
-        if not trackers:
-            raise ConfigError(
-                f'loggers.log_mixed_images={cfg.log_mixed_images} sends pictures to loggers that show images, and none '
-                f'is on. Turn one on (loggers.tensorboard=true, loggers.mlflow.tracking_uri=..., or '
-                f'loggers.wandb.project=...), or use `composer-cutmix preview` for a PNG.',
-            )
+    if cfg.log_mixed_images is not None:  # with a tracker: the config's check_loggers saw to it
         callbacks.append(MixedImagesCallback(cfg.log_mixed_images, info.classes, info.mean, info.std,
                                              n=cfg.mixed_images_n))
     return callbacks
