@@ -1,4 +1,5 @@
-"""The ``composer-cutmix`` command: ``train`` a YAML run, or ``preview`` one mixed batch as a PNG.
+"""The ``composer-cutmix`` command: ``train`` a YAML run, ``convert`` its data sets to MDS shards for streaming, or
+``preview`` its mixed batches as a PNG.
 
 ::
 

@@ -295,7 +295,7 @@ def build_loggers(cfg: Any, run_folder: str, *, append: bool = False) -> tuple[l
     Args:
         cfg: a :class:`~composer_cutmix.runner.schema.LoggersConfig` section of a run config (trusted: checked when
             the run was loaded), or a mapping with its keys (checked here).
-        run_folder: where ``metrics.jsonl`` (and ``log.txt``, ``tensorboard/``, ``wandb/``) go.
+        run_folder: where ``metrics.jsonl`` (and ``log-rank{rank}.txt``, ``tensorboard/``, ``wandb/``) go.
         append: append to an existing ``metrics.jsonl`` (resuming).
 
     Returns:

@@ -75,7 +75,8 @@ class DataConfig:
         name: ``fashion_mnist``, ``cifar10``, ``cifar100``, ``imagefolder``, ``synthetic``, or ``streaming`` (MDS
             shards written by ``composer-cutmix convert``, read with MosaicML's ``streaming``: needs ``remote``).
         root: where the files are; ``None`` uses the data set's default (Fashion-MNIST:
-            ``/usr/share/datasets/fashion-mnist``; CIFAR: ``data/cifar``).
+            ``/usr/share/datasets/fashion-mnist``; CIFAR: ``data``, relative to the working folder, which holds
+            torchvision's ``cifar-10-batches-py/`` or ``cifar-100-python/``).
         batch_size: samples per batch on each process (the global batch is ``batch_size * world_size``).
         num_workers: DataLoader worker processes; 0 loads in the training process (fastest for in-memory sets).
         augment: training augmentation (random crop with padding and horizontal flip; RandomResizedCrop for
@@ -209,7 +210,8 @@ class LoggersConfig:
         console_log_interval: how often the plain console logger prints (``'1ep'``, ``'100ba'``).
         metrics_jsonl: write ``{run_folder}/metrics.jsonl``, one JSON object per logging step.
         speed_monitor: log throughput and wall-clock time (Composer's SpeedMonitor).
-        text_log: also keep Composer's FileLogger text log in ``{run_folder}/log.txt``.
+        text_log: also keep Composer's FileLogger text log, one file per rank: ``{run_folder}/log-rank{rank}.txt``
+            (``log-rank0.txt`` on one process).
         tensorboard: write TensorBoard event files under ``{run_folder}/tensorboard/{run_name}`` (Composer's
             ``TensorboardLogger``; ``pip install 'composer-cutmix[tensorboard]'``).
         mlflow: log to MLflow (see :class:`MLflowConfig`); ``null``: off.
