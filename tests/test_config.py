@@ -203,3 +203,19 @@ def test_a_loaded_run_is_checked_once_and_a_plain_mapping_once(monkeypatch, tmp_
     assert calls == ['check_data']  # a plain mapping: checked once, by the same check
     with pytest.raises(ConfigError, match="train_data.name: unknown data set 'mnist'"):
         build_dataloader({'name': 'mnist'}, train=True)
+
+
+def test_a_built_in_recipe_by_name_and_the_recipes_and_version_commands(capsys):
+    from composer_cutmix import __version__
+
+    assert load_config('synthetic', ['max_duration=2ba']).train_data.num_samples == 64  # yamls/synthetic.yaml
+    assert load_config('synthetic.yaml').run_name == 'synthetic'
+    with pytest.raises(ConfigError, match=r"'fashion' not found.*built-in recipe \(cifar10_resnet, fashion_mnist"):
+        load_config('fashion')
+    assert main(['recipes']) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2].split(None, 1) == ['synthetic', 'A tiny run on random images, for smoke tests: seconds on a CPU, '
+                                                     'no data needed.']  # the recipe's first comment line
+    with pytest.raises(SystemExit) as e:
+        main(['--version'])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f'composer-cutmix {__version__}'

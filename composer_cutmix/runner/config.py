@@ -323,10 +323,12 @@ def _merge_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
 
 
 def load_config(path: Union[str, os.PathLike], overrides: Sequence[str] = ()) -> DictConfig:
-    """Loads a run's YAML file, merges ``key=value`` overrides and validates the result.
+    """Loads a run's YAML file (or a built-in recipe), merges ``key=value`` overrides and validates the result.
 
     Args:
-        path: the YAML file. Its stem is the default ``run_name``.
+        path: the YAML file, or the name of a built-in recipe (``fashion_mnist``: ``yamls/fashion_mnist.yaml``
+            as installed with the package, see :mod:`~composer_cutmix.runner.recipes`); a file of that name in the
+            working folder wins. Its stem is the default ``run_name``.
         overrides: dotted ``key=value`` strings (OmegaConf dotlist), e.g. ``['max_duration=2ba']``.
 
     Returns:
@@ -340,14 +342,21 @@ def load_config(path: Union[str, os.PathLike], overrides: Sequence[str] = ()) ->
         >>> cfg = load_config('yamls/synthetic.yaml', ['max_duration=2ba', 'train_data.batch_size=8'])
         >>> cfg.max_duration, cfg.train_data.batch_size, cfg.run_folder
         ('2ba', 8, 'runs/synthetic')
+        >>> load_config('synthetic').train_data.name  # the built-in recipe of that name
+        'synthetic'
     """
+    from composer_cutmix.runner.recipes import find_recipe, recipe_names
+
     path = os.fspath(path)
-    if not os.path.isfile(path):
+    recipe = None if os.path.isfile(path) else find_recipe(path)
+    if recipe is None and not os.path.isfile(path):
         raise ConfigError(
-            f'config file {path!r} not found. Pass the path of a YAML file, e.g. yamls/fashion_mnist.yaml.',
+            f'config file {path!r} not found. Pass the path of a YAML file, e.g. yamls/fashion_mnist.yaml, or the '
+            f'name of a built-in recipe ({", ".join(recipe_names()) or "none installed"}; composer-cutmix recipes '
+            f'lists them).',
         )
     try:
-        raw = OmegaConf.load(path)
+        raw = OmegaConf.create(recipe.read_text(encoding='utf-8')) if recipe is not None else OmegaConf.load(path)
     except Exception as e:  # yaml's ScannerError/ParserError and OmegaConf's errors alike
         raise ConfigError(f'cannot read {path!r} as YAML: {e}'.replace('\n', ' ')) from None
     if not isinstance(raw, DictConfig):
