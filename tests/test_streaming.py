@@ -76,6 +76,13 @@ def test_convert_writes_the_data_sets_as_stored_and_prints_the_overrides(shards,
     assert main(['convert', SYNTHETIC, str(tmp_path / 'o'), '--no-progress', '--overwrite']) == 0
     assert len(StreamingDataset(local=str(tmp_path / 'o' / 'train'), batch_size=1)) == 64
 
+    (tmp_path / 'a_file').write_text('x')
+    for out_dir, expected in ((tmp_path / 'a_file', "is a file; OUT_DIR must be a folder"),
+                              (tmp_path / 'a_file' / 'sub', 'cannot make the folder')):
+        assert main(['convert', SYNTHETIC, str(out_dir), '--no-progress']) == 2  # one paragraph, no traceback
+        err = ' '.join(capsys.readouterr().err.split())
+        assert err.startswith('composer-cutmix: error: convert:') and expected in err and 'Traceback' not in err
+
 
 def test_convert_keeps_image_files_as_stored_and_streaming_decodes_them(tmp_path):
     g = torch.Generator().manual_seed(0)
