@@ -181,11 +181,14 @@ def test_autoresume_continues_a_killed_run_exactly(tmp_path):
     whole, again = _draws(tmp_path / 'whole'), _draws(tmp_path / 'killed')
     assert sorted(whole) == sorted(again) == list(range(1, 31))
     assert again == whole  # every batch mixed the same way, and the same loss on it
+    lines = [json.loads(line) for line in (tmp_path / 'killed' / 'metrics.jsonl').read_text().splitlines()]
+    assert [rec['batch'] for rec in lines if 'loss/train/total' in rec] == list(range(1, 31))  # each batch once
+    assert not [rec for rec in lines if rec.get('incomplete')]  # the killed attempt's batch 12 was redone
     for key, value in _weights(tmp_path / 'whole').items():
         assert torch.equal(value, _weights(tmp_path / 'killed')[key]), key
 
 
-def test_autoresume_finds_the_run_when_the_kill_took_the_latest_link(tmp_path, caplog):
+def test_autoresume_finds_the_run_when_the_kill_took_the_latest_link(tmp_path, caplog, capsys):
     # Composer moves latest-rank0.pt by removing it and linking anew: a kill between the two leaves no link. The
     # rerun must still resume (from the newest checkpoint that loads), not start over and overwrite the run.
     args = [*_args(tmp_path, 'run'), 'max_duration=6ba']
@@ -195,14 +198,16 @@ def test_autoresume_finds_the_run_when_the_kill_took_the_latest_link(tmp_path, c
     weights = _weights(run)
     (ckpt / 'latest-rank0.pt').unlink()
     (ckpt / 'ep0-ba6-rank0.pt').write_bytes((ckpt / 'ep0-ba6-rank0.pt').read_bytes()[:1000])  # cut short
+    capsys.readouterr()
     assert main(args) == 0
+    assert f'autoresume: resumed run from {ckpt / "ep0-ba5-rank0.pt"} (epoch 0, batch 5)' in capsys.readouterr().out
     assert os.readlink(ckpt / 'latest-rank0.pt') == 'ep0-ba6-rank0.pt'  # batch 6 redone from ba5, saved again
     assert _draws(run) == done and sorted(done) == list(range(1, 7))
     for key, value in weights.items():
         assert torch.equal(value, _weights(run)[key]), key
     assert 'resuming from ep0-ba5-rank0.pt' in caplog.text and 'ep0-ba6-rank0.pt cannot be read' in caplog.text
     lines = [json.loads(line) for line in (run / 'metrics.jsonl').read_text().splitlines()]
-    assert [rec['batch'] for rec in lines if 'cutmix/lam' in rec] == [1, 2, 3, 4, 5, 6, 6]  # not 1..6 twice
+    assert [rec['batch'] for rec in lines if 'cutmix/lam' in rec] == [1, 2, 3, 4, 5, 6]  # batch 6 redone, kept once
 
 
 # ---------------------------------------------------------------------------- three behaviours now pinned

@@ -85,9 +85,13 @@ class JSONLinesLogger(_EpochMeans, LoggerDestination):
     value that is not a finite number is written as ``null``. When a run stops inside a batch (killed, or an
     error), what was logged for that batch is written with its batch number and ``"incomplete": true``.
 
+    A resumed run (``append``) keeps the lines up to the checkpoint it resumed from and drops those after it (the
+    batches it redoes, and the incomplete one of a killed run), so each batch appears once.
+
     Args:
         path: the file (its folder is created); ``None`` writes nothing and only keeps :attr:`latest`.
-        append: keep the lines already in the file (a resumed run) instead of starting it anew.
+        append: keep the lines already in the file up to the loaded checkpoint (a resumed run) instead of starting
+            the file anew.
 
     Attributes:
         latest: the last value of every metric logged (on every rank), for the final table.
@@ -114,7 +118,31 @@ class JSONLinesLogger(_EpochMeans, LoggerDestination):
         self._t0 = time.perf_counter()
         if self.path is not None and dist.get_global_rank() == 0:
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            self._file = open(self.path, 'a' if self.append else 'w', encoding='utf-8')
+            if not self.append:
+                self._file = open(self.path, 'w', encoding='utf-8')
+
+    def after_load(self, state: State, logger: Logger) -> None:
+        del logger
+        if self.path is None or dist.get_global_rank() != 0 or self._file is not None:
+            return
+        # Resuming: the checkpoint's timestamp is known now. Lines past it are batches the run does again (and the
+        # incomplete batch of a killed attempt); dropping them keeps each batch once.
+        resumed = int(state.timestamp.batch)
+        if os.path.exists(self.path):
+            kept = []
+            with open(self.path, encoding='utf-8') as f:
+                for line in f:
+                    try:
+                        record = json.loads(line)
+                    except ValueError:  # a line the kill cut short
+                        continue
+                    if int(record.get('batch', 0)) <= resumed and not record.get('incomplete'):
+                        kept.append(line if line.endswith('\n') else line + '\n')
+            tmp = f'{self.path}.tmp'
+            with open(tmp, 'w', encoding='utf-8') as f:
+                f.writelines(kept)
+            os.replace(tmp, self.path)
+        self._file = open(self.path, 'a', encoding='utf-8')
 
     def log_metrics(self, metrics: dict[str, Any], step: Optional[int] = None) -> None:
         del step
