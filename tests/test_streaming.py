@@ -144,6 +144,17 @@ def test_augmentation_is_drawn_from_the_seed_the_epoch_and_the_samples(shards, t
     assert bool(((first[0] - pad_value).abs() < 1e-4).flatten(1).any(1).float().mean() > 0.3)
 
 
+def test_the_same_samples_are_augmented_anew_each_epoch(shards, tmp_path):
+    """Without shuffling each epoch holds the same samples in the same batches: only the epoch in the seed tells the
+    augmentation of one epoch from the next (a seed that left it out would crop and flip them the same way)."""
+    cfg = load_config(SYNTHETIC, _streaming(shards, f'train_data.local={tmp_path}', 'train_data.shuffle=false'))
+    dl = build_dataloader(cfg.train_data, train=True, seed=cfg.seed)
+    (x0, y0), (x1, y1) = ([torch.cat(part) for part in zip(*list(dl))] for _ in range(2))
+    assert torch.equal(y0, y1) and len(y0) == 64  # the same samples, in the same order
+    differs = (x0 != x1).flatten(1).any(1).float().mean().item()
+    assert differs > 0.8, differs  # each image drawn anew: the same crop and flip has odds 1/50
+
+
 @pytest.mark.parametrize('case', ['missing', 'no_index', 'no_info', 'corrupt_info', 'unknown_scheme'])
 def test_a_bad_remote_is_one_paragraph_before_training(shards, tmp_path, capsys, case):
     remote = tmp_path / 'remote'
@@ -243,6 +254,27 @@ def test_two_ranks_see_disjoint_samples_that_cover_each_epoch(shards, tmp_path):
     for split in ('train', 'eval'):  # each split's shards were copied into its cache, shared by the two ranks
         assert sorted(p.name for p in (tmp_path / 'cache' / split).iterdir() if p.suffix == '.mds') == \
             sorted(p.name for p in (shards / split).iterdir() if p.suffix == '.mds')
+
+
+def test_each_rank_of_two_gets_its_own_half_of_every_epoch(monkeypatch):
+    """The per-rank split in one process: the sampler of the runner's loader as rank 0 and rank 1 of world size 2
+    (the two-process streaming run above checks the whole thing end to end, in minutes)."""
+    from composer.utils import dist
+
+    monkeypatch.setattr(dist, 'get_world_size', lambda: 2)
+    cfg = load_config(SYNTHETIC, ['train_data.batch_size=8'])
+    orders = []
+    for epoch in (0, 1):
+        halves = []
+        for rank in (0, 1):
+            monkeypatch.setattr(dist, 'get_global_rank', lambda rank=rank: rank)
+            sampler = build_dataloader(cfg.train_data, train=True, seed=cfg.seed).sampler
+            sampler.set_epoch(epoch)
+            halves.append(list(sampler))
+        assert len(halves[0]) == len(halves[1]) == 32 and not set(halves[0]) & set(halves[1])  # disjoint...
+        assert set(halves[0]) | set(halves[1]) == set(range(64))  # ...and together the whole epoch
+        orders.append(halves[0])
+    assert orders[0] != orders[1]  # a new order every epoch
 
 
 def test_a_run_killed_mid_epoch_resumes_with_the_same_samples_mixed_the_same_way(shards, tmp_path):
