@@ -54,7 +54,7 @@ def tiny_fashion_mnist(folder: Path, bad_label_at: int = -1, n: int = 64) -> Pat
 def fmnist_run(root: Path, tmp_path: Path, *extra: str) -> list[str]:
     return ['train', str(ROOT / 'yamls' / 'fashion_mnist.yaml'), f'train_data.root={root}', f'eval_data.root={root}',
             'train_data.batch_size=16', 'train_data.augment=false', 'max_duration=4ba', 'eval_data=null',
-            f'run_folder={tmp_path}/run', *QUIET, *extra]
+            'model.width=4', f'run_folder={tmp_path}/run', *QUIET, *extra]
 
 
 def test_a_label_outside_num_classes_mid_run_ends_with_one_paragraph(tmp_path, capsys):
@@ -110,7 +110,7 @@ def test_autoresume_needs_a_save_folder(tmp_path, capsys):
 
 
 def _args(tmp_path: Path, name: str) -> list[str]:
-    return ['train', SYNTHETIC, *QUIET, 'eval_data=null', 'train_data.num_samples=480', 'train_data.batch_size=16',
+    return ['train', SYNTHETIC, *QUIET, 'eval_data=null', 'train_data.num_samples=160', 'train_data.batch_size=16',
             'max_duration=1ep', 'seed=5', f'run_name={name}', f'run_folder={tmp_path}/{name}',
             'save_folder=${run_folder}/ckpt', 'save_interval=1ba', 'save_num_checkpoints_to_keep=3', 'autoresume=true',
             'algorithms.cutmix.log_params=true']
@@ -132,18 +132,18 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
     return state['state']['model']
 
 
-# The killed attempt runs this in a child process: the CLI plus one callback that, when batch 12 is about to start
-# (batch 11's checkpoint and the latest link are on disk), tells the test and waits to be killed from outside.
+# The killed attempt runs this in a child process: the CLI plus one callback that, when batch 6 of 10 is about to start
+# (batch 5's checkpoint and the latest link are on disk), tells the test and waits to be killed from outside.
 # A kill at a random moment could land between Composer removing the old latest link and making the new one, and
 # then no checkpoint is found at all; pausing first makes the test the same on every machine.
-_PAUSE_AT_BATCH_12 = """
+_PAUSE_AT_BATCH_6 = """
 import importlib, sys, time
 from composer import Callback
 from composer_cutmix.runner.cli import main
 
 class PauseForTheKill(Callback):
     def batch_start(self, state, logger):
-        if int(state.timestamp.batch) == 11:
+        if int(state.timestamp.batch) == 5:
             open(sys.argv[1], 'w').close()
             time.sleep(600)
 
@@ -162,28 +162,28 @@ def test_autoresume_continues_a_killed_run_exactly(tmp_path):
     env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': str(torch.get_num_threads())}
     paused, log = tmp_path / 'paused', tmp_path / 'killed.log'
     with open(log, 'wb') as out:
-        killed = subprocess.Popen([sys.executable, '-c', _PAUSE_AT_BATCH_12, str(paused), *_args(tmp_path, 'killed')],
+        killed = subprocess.Popen([sys.executable, '-c', _PAUSE_AT_BATCH_6, str(paused), *_args(tmp_path, 'killed')],
                                   env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.time() + 240
         while time.time() < deadline and not paused.exists() and killed.poll() is None:
             time.sleep(0.05)
         killed.send_signal(signal.SIGTERM)
         killed.wait(timeout=60)
-    assert paused.exists(), f'the killed run never reached batch 12:\n{log.read_text()[-3000:]}'
+    assert paused.exists(), f'the killed run never reached batch 6:\n{log.read_text()[-3000:]}'
     assert killed.returncode == 128 + signal.SIGTERM  # Composer's engine turns SIGTERM into sys.exit(143)
     ckpt = tmp_path / 'killed' / 'ckpt'
-    assert os.readlink(ckpt / 'latest-rank0.pt') == 'ep0-ba11-rank0.pt'
+    assert os.readlink(ckpt / 'latest-rank0.pt') == 'ep0-ba5-rank0.pt'
     # A kill during a save leaves the next checkpoint cut short: the resumed run must overwrite it, not trip on it.
-    (ckpt / 'ep0-ba12-rank0.pt').write_bytes((ckpt / 'ep0-ba11-rank0.pt').read_bytes()[:1000])
+    (ckpt / 'ep0-ba6-rank0.pt').write_bytes((ckpt / 'ep0-ba5-rank0.pt').read_bytes()[:1000])
 
     # ...and the same command again, which resumes it.
     assert main(_args(tmp_path, 'killed')) == 0
     whole, again = _draws(tmp_path / 'whole'), _draws(tmp_path / 'killed')
-    assert sorted(whole) == sorted(again) == list(range(1, 31))
+    assert sorted(whole) == sorted(again) == list(range(1, 11))
     assert again == whole  # every batch mixed the same way, and the same loss on it
     lines = [json.loads(line) for line in (tmp_path / 'killed' / 'metrics.jsonl').read_text().splitlines()]
-    assert [rec['batch'] for rec in lines if 'loss/train/total' in rec] == list(range(1, 31))  # each batch once
-    assert not [rec for rec in lines if rec.get('incomplete')]  # the killed attempt's batch 12 was redone
+    assert [rec['batch'] for rec in lines if 'loss/train/total' in rec] == list(range(1, 11))  # each batch once
+    assert not [rec for rec in lines if rec.get('incomplete')]  # the killed attempt's batch 6 was redone
     for key, value in _weights(tmp_path / 'whole').items():
         assert torch.equal(value, _weights(tmp_path / 'killed')[key]), key
 

@@ -63,8 +63,8 @@ def _check_out(out_dir: str, folders: list[str], overwrite: bool) -> None:
     """Makes ``out_dir`` and checks its split ``folders`` before anything is written: one paragraph when unusable."""
     if '://' in out_dir:
         raise ConfigError(f'convert writes to a local folder, got {out_dir!r}. Write the shards locally, copy the '
-                          f'folder to your object store (aws s3 cp --recursive, gsutil -m cp -r...), and read them with '
-                          f'train_data.remote=s3://... .')
+                          f'folder to your object store (aws s3 cp --recursive, gsutil -m cp -r...), and read them '
+                          f'with train_data.remote=s3://... .')
     for folder in (out_dir, *folders):
         if os.path.exists(folder) and not os.path.isdir(folder):
             raise ConfigError(f'convert: {folder!r} is a file; OUT_DIR must be a folder (it gets train/ and eval/). '
