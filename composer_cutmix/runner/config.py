@@ -238,7 +238,7 @@ def validate(cfg: DictConfig) -> DictConfig:
     return cfg
 
 
-def checked(cfg: Any, schema: type, key: str) -> DictConfig:
+def checked(cfg: Any, schema: type, key: str) -> Any:
     """What a builder takes: a section of a run config, typed and checked once.
 
     A DictConfig typed by ``schema`` (for ``algorithms``: any DictConfig) is taken to come from :func:`load_config`
@@ -251,15 +251,17 @@ def checked(cfg: Any, schema: type, key: str) -> DictConfig:
         schema: its dataclass (:class:`DataConfig`, :class:`ModelConfig`...), or ``dict`` for ``algorithms``.
         key: its key in the run (``train_data``, ``model``...), for messages.
 
+    Returns:
+        A DictConfig typed by ``schema``; for ``algorithms``, the mapping as given.
+
     Raises:
         ConfigError: see :func:`validate`.
     """
     if isinstance(cfg, DictConfig) and (schema is dict or OmegaConf.get_type(cfg) is schema):
         return cfg
-    if schema is dict:
-        out = OmegaConf.create(dict(cfg or {}))
-        check_algorithms(out, key)
-        return out
+    if schema is dict:  # algorithms: kwargs may hold any Python value, so the mapping is checked as it is
+        check_algorithms(cfg, key)
+        return cfg
     out = coerce(cfg, schema, key)
     _SECTION_CHECKS[schema](out, key)
     return out

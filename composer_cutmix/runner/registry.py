@@ -155,11 +155,13 @@ def build_algorithms(cfg: Optional[Mapping[str, Any]], *, num_classes: Optional[
     """
     if not cfg:
         return []
-    from omegaconf import OmegaConf
+    from omegaconf import DictConfig, OmegaConf
 
     from composer_cutmix.runner.config import checked
 
-    cfg = OmegaConf.to_container(checked(cfg, dict, 'algorithms'), resolve=True)  # type: ignore[assignment]
+    cfg = checked(cfg, dict, 'algorithms')
+    if isinstance(cfg, DictConfig):
+        cfg = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     algorithms = []
     for name, kwargs in cfg.items():
         if kwargs is False:  # turned off, e.g. algorithms.cutmix=false on the command line
