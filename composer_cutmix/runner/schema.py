@@ -262,7 +262,8 @@ class RunConfig:
             continues where it stopped; otherwise start afresh. Needs ``save_folder`` (and ``run_name``, which
             defaults to the YAML file's stem). Checkpoints the interrupted attempt wrote after its latest complete
             one are overwritten as the resumed run reaches them; a ``latest`` link the kill removed is pointed back at
-            the newest checkpoint that loads.
+            the newest checkpoint that loads. The resumed run prints the checkpoint it resumed from, and
+            ``metrics.jsonl`` keeps its lines up to that checkpoint, so each batch appears once.
     """
 
     run_name: Optional[str] = None
