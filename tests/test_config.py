@@ -180,18 +180,18 @@ def test_checks_the_builders_had_are_made_when_the_config_is_loaded(override, ex
 
 def test_a_loaded_run_is_checked_once_and_a_plain_mapping_once(monkeypatch, tmp_path):
     """The builders trust the sections of a validated run: building a run checks each section exactly once."""
-    from composer_cutmix.runner import config as config_module
+    from composer_cutmix.runner import schema
     from composer_cutmix.runner.data import build_dataloader
     from composer_cutmix.runner.train import build_trainer
 
     calls = []
     for name in ('check_data', 'check_model', 'check_optimizer', 'check_scheduler', 'check_loggers',
                  'check_algorithms'):
-        real = getattr(config_module, name)
-        monkeypatch.setattr(config_module, name, lambda *a, _real=real, _name=name, **k: (calls.append(_name),
-                                                                                          _real(*a, **k))[1])
-    for schema, check in list(config_module._SECTION_CHECKS.items()):  # what checked() calls for a mapping
-        monkeypatch.setitem(config_module._SECTION_CHECKS, schema, getattr(config_module, check.__name__))
+        real = getattr(schema, name)
+        monkeypatch.setattr(schema, name, lambda *a, _real=real, _name=name, **k: (calls.append(_name),
+                                                                                   _real(*a, **k))[1])
+    for cls, check in list(schema.SECTION_CHECKS.items()):  # what checked() calls for a mapping
+        monkeypatch.setitem(schema.SECTION_CHECKS, cls, getattr(schema, check.__name__))
     cfg = load_config(SYNTHETIC, ['max_duration=1ba', f'run_folder={tmp_path}', 'loggers.progress_bar=false'])
     assert sorted(calls) == sorted(['check_data', 'check_data', 'check_model', 'check_optimizer', 'check_scheduler',
                                     'check_loggers', 'check_algorithms'])

@@ -25,7 +25,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from composer_cutmix import __version__
+import composer_cutmix
 from composer_cutmix.functional import MixingError
 from composer_cutmix.runner.errors import ConfigError
 
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog='Overrides are dotted key=value pairs merged into the YAML, e.g. max_duration=2ba '
                'train_data.batch_size=64 algorithms.cutmix.alpha=0.5.',
     )
-    parser.add_argument('--version', action='version', version=f'composer-cutmix {__version__}')
+    parser.add_argument('--version', action='version', version=f'composer-cutmix {composer_cutmix.__version__}')
     parser.add_argument('--traceback', action='store_true',
                         help='on an error of the config or data, show the full Python traceback, not one paragraph')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)

@@ -392,7 +392,7 @@ def build_dataset(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str] = 
     Args:
         cfg: a :class:`~composer_cutmix.runner.schema.DataConfig` section of a run config (trusted: checked when
             the run was loaded), or a mapping with its keys (checked here, see
-            :func:`~composer_cutmix.runner.config.checked`).
+            :func:`~composer_cutmix.runner.schema.checked`).
         train: the training split (else the test/validation split).
         seed: seeds the ``synthetic`` images (the eval split gets other images than the train split).
         key: the config key for messages; defaults to ``train_data``/``eval_data``.
@@ -403,10 +403,10 @@ def build_dataset(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str] = 
         ConfigError: a mapping with a bad key or value.
         DataNotFoundError: the files are not there; the message says how to get them.
     """
-    from composer_cutmix.runner.config import DataConfig, checked
+    from composer_cutmix.runner.schema import DataConfig, checked
 
     key = key or ('train_data' if train else 'eval_data')
-    cfg = checked(cfg, DataConfig, key)
+    cfg = checked(cfg, DataConfig, key, check_name=check_dataset_name)
     if cfg.name == 'fashion_mnist':
         root = cfg.root or FASHION_MNIST_DIR
         images, labels = load_fashion_mnist(root, train, cfg.download, key)
@@ -441,7 +441,7 @@ def build_dataloader(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str]
     Args:
         cfg: a :class:`~composer_cutmix.runner.schema.DataConfig` section of a run config (trusted: checked when
             the run was loaded), or a mapping with its keys (checked here, see
-            :func:`~composer_cutmix.runner.config.checked`).
+            :func:`~composer_cutmix.runner.schema.checked`).
         train: training loader (shuffled, augmented, drops the last incomplete batch unless ``drop_last``
             says otherwise) or evaluation loader.
         seed: seeds shuffling (with the epoch) and the ``synthetic`` images.
@@ -465,10 +465,10 @@ def build_dataloader(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str]
         >>> tuple(X.shape), X.dtype, tuple(y.shape)
         ((8, 1, 28, 28), torch.float32, (8,))
     """
-    from composer_cutmix.runner.config import DataConfig, checked
+    from composer_cutmix.runner.schema import DataConfig, checked
 
     key = key or ('train_data' if train else 'eval_data')
-    cfg = checked(cfg, DataConfig, key)
+    cfg = checked(cfg, DataConfig, key, check_name=check_dataset_name)
     ds = build_dataset(cfg, train, seed=seed, key=key, local_root=local_root)
     drop_last = train if cfg.drop_last is None else cfg.drop_last
     if cfg.name == 'streaming':

@@ -336,7 +336,7 @@ def build_loggers(cfg: Any, run_folder: str, *, append: bool = False) -> tuple[l
     Raises:
         ConfigError: an experiment logger is asked for but its extra is not installed.
     """
-    from composer_cutmix.runner.config import LoggersConfig, checked
+    from composer_cutmix.runner.schema import LoggersConfig, checked
 
     cfg = checked(cfg, LoggersConfig, 'loggers')
     destinations: list[LoggerDestination] = []
@@ -538,7 +538,7 @@ def build_logging_callbacks(cfg: Any, run_config: Any, info: Any) -> list[Callba
     """
     trackers = cfg.tensorboard or cfg.mlflow is not None or cfg.wandb is not None
     callbacks: list[Callback] = [ConfigHyperparameters(flatten_config(run_config))] if trackers else []
-    if cfg.log_mixed_images is not None:  # with a tracker: the config's check_loggers saw to it
+    if cfg.log_mixed_images is not None:  # with a tracker: schema.check_loggers saw to it
         callbacks.append(MixedImagesCallback(cfg.log_mixed_images, info.classes, info.mean, info.std,
                                              n=cfg.mixed_images_n))
     return callbacks

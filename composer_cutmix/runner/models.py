@@ -174,9 +174,9 @@ def build_model(cfg: Any) -> ComposerClassifier:
         >>> tuple(m.module(torch.zeros(1, 1, 28, 28)).shape)
         (1, 10)
     """
-    from composer_cutmix.runner.config import ModelConfig, checked
+    from composer_cutmix.runner.schema import ModelConfig, checked
 
-    cfg = checked(cfg, ModelConfig, 'model')
+    cfg = checked(cfg, ModelConfig, 'model', check_name=check_model_name)
     name, kwargs = cfg.name, dict(cfg.kwargs)
     if name == 'cifar_resnet':
         net = cifar_resnet(depth=cfg.depth, num_classes=cfg.num_classes, in_channels=cfg.in_channels, width=cfg.width)

@@ -41,7 +41,7 @@ def build_optimizer(cfg: Any, model: torch.nn.Module) -> torch.optim.Optimizer:
     Raises:
         ConfigError: a mapping with an unknown name, or Nesterov without momentum.
     """
-    from composer_cutmix.runner.config import OptimizerConfig, checked
+    from composer_cutmix.runner.schema import OptimizerConfig, checked
 
     cfg = checked(cfg, OptimizerConfig, 'optimizer')
     params = [p for p in model.parameters() if p.requires_grad]
@@ -61,7 +61,7 @@ def build_scheduler(cfg: Any) -> ComposerScheduler:
     Raises:
         ConfigError: a mapping with an unknown name, or ``multistep`` without milestones.
     """
-    from composer_cutmix.runner.config import SchedulerConfig, checked
+    from composer_cutmix.runner.schema import SchedulerConfig, checked
 
     cfg = checked(cfg, SchedulerConfig, 'scheduler')
     warmup = Time.from_timestring(cfg.t_warmup).value > 0

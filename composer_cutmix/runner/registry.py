@@ -157,9 +157,9 @@ def build_algorithms(cfg: Optional[Mapping[str, Any]], *, num_classes: Optional[
         return []
     from omegaconf import DictConfig, OmegaConf
 
-    from composer_cutmix.runner.config import checked
+    from composer_cutmix.runner.schema import checked
 
-    cfg = checked(cfg, dict, 'algorithms')
+    cfg = checked(cfg, dict, 'algorithms', check_names=check_algorithm_names)
     if isinstance(cfg, DictConfig):
         cfg = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     algorithms = []
