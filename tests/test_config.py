@@ -153,3 +153,69 @@ def test_a_section_given_as_a_scalar_says_it_needs_a_mapping():
         config_from_dict({'model': 'resnet50'})
     with pytest.raises(ConfigError, match=r"'optimizer.betas' expects list\[float\], but got 1 \(int\)"):
         config_from_dict({'optimizer': {'betas': 1}})
+    with pytest.raises(ConfigError, match=r"'loggers.mlflow' expects a mapping with the keys tracking_uri.*'x'.*"
+                                          r"from the command-line overrides"):
+        config_from_dict({}, ['loggers.mlflow=x'])  # a nested section, from an override
+    with pytest.raises(ConfigError, match=r"'model' expects a mapping with the keys name.*got None"):
+        config_from_dict({'model': None})
+    with pytest.raises(ConfigError, match=r"'train_data.shuffle' expects Optional\[bool\], but got 'sometimes'"):
+        config_from_dict({'train_data': {'shuffle': 'sometimes'}})
+
+
+@pytest.mark.parametrize('override, expected', [
+    ('train_data.subset=8', 'train_data.subset is not supported with streaming'),
+    ('optimizer.momentum=0', 'nesterov=true needs momentum > 0'),
+    ('scheduler.name=multistep', 'multistep needs at least one milestone'),
+    ('model.depth=10', r'depth must be 6n\+2 .*got 10; the nearest valid depths are 8 and 14'),
+    ('model.kwargs.zero_init=1', 'cifar_resnet takes no extra arguments'),
+    ('eval_data.num_samples=0', 'eval_data.num_samples: synthetic data: num_samples must be >= 1'),
+    ('loggers.console_log_interval=10sp', r"console_log_interval must be a positive number of epochs or batches"),
+    ('loggers.log_mixed_images=2ba', 'sends pictures to loggers that show images, and none is on'),
+])
+def test_checks_the_builders_had_are_made_when_the_config_is_loaded(override, expected):
+    extra = ['train_data.name=streaming', 'train_data.remote=out/train'] if 'subset' in override else []
+    with pytest.raises(ConfigError, match=expected):
+        load_config(SYNTHETIC, [*extra, override])
+
+
+def test_a_loaded_run_is_checked_once_and_a_plain_mapping_once(monkeypatch, tmp_path):
+    """The builders trust the sections of a validated run: building a run checks each section exactly once."""
+    from composer_cutmix.runner import schema
+    from composer_cutmix.runner.data import build_dataloader
+    from composer_cutmix.runner.train import build_trainer
+
+    calls = []
+    for name in ('check_data', 'check_model', 'check_optimizer', 'check_scheduler', 'check_loggers',
+                 'check_algorithms'):
+        real = getattr(schema, name)
+        monkeypatch.setattr(schema, name, lambda *a, _real=real, _name=name, **k: (calls.append(_name),
+                                                                                   _real(*a, **k))[1])
+    for cls, check in list(schema.SECTION_CHECKS.items()):  # what checked() calls for a mapping
+        monkeypatch.setitem(schema.SECTION_CHECKS, cls, getattr(schema, check.__name__))
+    cfg = load_config(SYNTHETIC, ['max_duration=1ba', f'run_folder={tmp_path}', 'loggers.progress_bar=false'])
+    assert sorted(calls) == sorted(['check_data', 'check_data', 'check_model', 'check_optimizer', 'check_scheduler',
+                                    'check_loggers', 'check_algorithms'])
+    calls.clear()
+    trainer, _ = build_trainer(cfg)
+    trainer.close()
+    assert calls == []  # every builder took its section as validated
+    build_dataloader({'name': 'synthetic', 'num_samples': 8, 'batch_size': 4}, train=True)
+    assert calls == ['check_data']  # a plain mapping: checked once, by the same check
+    with pytest.raises(ConfigError, match="train_data.name: unknown data set 'mnist'"):
+        build_dataloader({'name': 'mnist'}, train=True)
+
+
+def test_a_built_in_recipe_by_name_and_the_recipes_and_version_commands(capsys):
+    from composer_cutmix import __version__
+
+    assert load_config('synthetic', ['max_duration=2ba']).train_data.num_samples == 64  # yamls/synthetic.yaml
+    assert load_config('synthetic.yaml').run_name == 'synthetic'
+    with pytest.raises(ConfigError, match=r"'fashion' not found.*built-in recipe \(cifar10_resnet, fashion_mnist"):
+        load_config('fashion')
+    assert main(['recipes']) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2].split(None, 1) == ['synthetic', 'A tiny run on random images, for smoke tests: seconds on a CPU, '
+                                                     'no data needed.']  # the recipe's first comment line
+    with pytest.raises(SystemExit) as e:
+        main(['--version'])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f'composer-cutmix {__version__}'

@@ -54,7 +54,7 @@ def tiny_fashion_mnist(folder: Path, bad_label_at: int = -1, n: int = 64) -> Pat
 def fmnist_run(root: Path, tmp_path: Path, *extra: str) -> list[str]:
     return ['train', str(ROOT / 'yamls' / 'fashion_mnist.yaml'), f'train_data.root={root}', f'eval_data.root={root}',
             'train_data.batch_size=16', 'train_data.augment=false', 'max_duration=4ba', 'eval_data=null',
-            f'run_folder={tmp_path}/run', *QUIET, *extra]
+            'model.width=4', f'run_folder={tmp_path}/run', *QUIET, *extra]
 
 
 def test_a_label_outside_num_classes_mid_run_ends_with_one_paragraph(tmp_path, capsys):
@@ -110,7 +110,7 @@ def test_autoresume_needs_a_save_folder(tmp_path, capsys):
 
 
 def _args(tmp_path: Path, name: str) -> list[str]:
-    return ['train', SYNTHETIC, *QUIET, 'eval_data=null', 'train_data.num_samples=480', 'train_data.batch_size=16',
+    return ['train', SYNTHETIC, *QUIET, 'eval_data=null', 'train_data.num_samples=160', 'train_data.batch_size=16',
             'max_duration=1ep', 'seed=5', f'run_name={name}', f'run_folder={tmp_path}/{name}',
             'save_folder=${run_folder}/ckpt', 'save_interval=1ba', 'save_num_checkpoints_to_keep=3', 'autoresume=true',
             'algorithms.cutmix.log_params=true']
@@ -132,18 +132,18 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
     return state['state']['model']
 
 
-# The killed attempt runs this in a child process: the CLI plus one callback that, when batch 12 is about to start
-# (batch 11's checkpoint and the latest link are on disk), tells the test and waits to be killed from outside.
+# The killed attempt runs this in a child process: the CLI plus one callback that, when batch 6 of 10 is about to start
+# (batch 5's checkpoint and the latest link are on disk), tells the test and waits to be killed from outside.
 # A kill at a random moment could land between Composer removing the old latest link and making the new one, and
 # then no checkpoint is found at all; pausing first makes the test the same on every machine.
-_PAUSE_AT_BATCH_12 = """
+_PAUSE_AT_BATCH_6 = """
 import importlib, sys, time
 from composer import Callback
 from composer_cutmix.runner.cli import main
 
 class PauseForTheKill(Callback):
     def batch_start(self, state, logger):
-        if int(state.timestamp.batch) == 11:
+        if int(state.timestamp.batch) == 5:
             open(sys.argv[1], 'w').close()
             time.sleep(600)
 
@@ -162,30 +162,33 @@ def test_autoresume_continues_a_killed_run_exactly(tmp_path):
     env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': str(torch.get_num_threads())}
     paused, log = tmp_path / 'paused', tmp_path / 'killed.log'
     with open(log, 'wb') as out:
-        killed = subprocess.Popen([sys.executable, '-c', _PAUSE_AT_BATCH_12, str(paused), *_args(tmp_path, 'killed')],
+        killed = subprocess.Popen([sys.executable, '-c', _PAUSE_AT_BATCH_6, str(paused), *_args(tmp_path, 'killed')],
                                   env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.time() + 240
         while time.time() < deadline and not paused.exists() and killed.poll() is None:
             time.sleep(0.05)
         killed.send_signal(signal.SIGTERM)
         killed.wait(timeout=60)
-    assert paused.exists(), f'the killed run never reached batch 12:\n{log.read_text()[-3000:]}'
+    assert paused.exists(), f'the killed run never reached batch 6:\n{log.read_text()[-3000:]}'
     assert killed.returncode == 128 + signal.SIGTERM  # Composer's engine turns SIGTERM into sys.exit(143)
     ckpt = tmp_path / 'killed' / 'ckpt'
-    assert os.readlink(ckpt / 'latest-rank0.pt') == 'ep0-ba11-rank0.pt'
+    assert os.readlink(ckpt / 'latest-rank0.pt') == 'ep0-ba5-rank0.pt'
     # A kill during a save leaves the next checkpoint cut short: the resumed run must overwrite it, not trip on it.
-    (ckpt / 'ep0-ba12-rank0.pt').write_bytes((ckpt / 'ep0-ba11-rank0.pt').read_bytes()[:1000])
+    (ckpt / 'ep0-ba6-rank0.pt').write_bytes((ckpt / 'ep0-ba5-rank0.pt').read_bytes()[:1000])
 
     # ...and the same command again, which resumes it.
     assert main(_args(tmp_path, 'killed')) == 0
     whole, again = _draws(tmp_path / 'whole'), _draws(tmp_path / 'killed')
-    assert sorted(whole) == sorted(again) == list(range(1, 31))
+    assert sorted(whole) == sorted(again) == list(range(1, 11))
     assert again == whole  # every batch mixed the same way, and the same loss on it
+    lines = [json.loads(line) for line in (tmp_path / 'killed' / 'metrics.jsonl').read_text().splitlines()]
+    assert [rec['batch'] for rec in lines if 'loss/train/total' in rec] == list(range(1, 11))  # each batch once
+    assert not [rec for rec in lines if rec.get('incomplete')]  # the killed attempt's batch 6 was redone
     for key, value in _weights(tmp_path / 'whole').items():
         assert torch.equal(value, _weights(tmp_path / 'killed')[key]), key
 
 
-def test_autoresume_finds_the_run_when_the_kill_took_the_latest_link(tmp_path, caplog):
+def test_autoresume_finds_the_run_when_the_kill_took_the_latest_link(tmp_path, caplog, capsys):
     # Composer moves latest-rank0.pt by removing it and linking anew: a kill between the two leaves no link. The
     # rerun must still resume (from the newest checkpoint that loads), not start over and overwrite the run.
     args = [*_args(tmp_path, 'run'), 'max_duration=6ba']
@@ -195,14 +198,16 @@ def test_autoresume_finds_the_run_when_the_kill_took_the_latest_link(tmp_path, c
     weights = _weights(run)
     (ckpt / 'latest-rank0.pt').unlink()
     (ckpt / 'ep0-ba6-rank0.pt').write_bytes((ckpt / 'ep0-ba6-rank0.pt').read_bytes()[:1000])  # cut short
+    capsys.readouterr()
     assert main(args) == 0
+    assert f'autoresume: resumed run from {ckpt / "ep0-ba5-rank0.pt"} (epoch 0, batch 5)' in capsys.readouterr().out
     assert os.readlink(ckpt / 'latest-rank0.pt') == 'ep0-ba6-rank0.pt'  # batch 6 redone from ba5, saved again
     assert _draws(run) == done and sorted(done) == list(range(1, 7))
     for key, value in weights.items():
         assert torch.equal(value, _weights(run)[key]), key
     assert 'resuming from ep0-ba5-rank0.pt' in caplog.text and 'ep0-ba6-rank0.pt cannot be read' in caplog.text
     lines = [json.loads(line) for line in (run / 'metrics.jsonl').read_text().splitlines()]
-    assert [rec['batch'] for rec in lines if 'cutmix/lam' in rec] == [1, 2, 3, 4, 5, 6, 6]  # not 1..6 twice
+    assert [rec['batch'] for rec in lines if 'cutmix/lam' in rec] == [1, 2, 3, 4, 5, 6]  # batch 6 redone, kept once
 
 
 # ---------------------------------------------------------------------------- three behaviours now pinned

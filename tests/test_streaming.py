@@ -76,6 +76,13 @@ def test_convert_writes_the_data_sets_as_stored_and_prints_the_overrides(shards,
     assert main(['convert', SYNTHETIC, str(tmp_path / 'o'), '--no-progress', '--overwrite']) == 0
     assert len(StreamingDataset(local=str(tmp_path / 'o' / 'train'), batch_size=1)) == 64
 
+    (tmp_path / 'a_file').write_text('x')
+    for out_dir, expected in ((tmp_path / 'a_file', "is a file; OUT_DIR must be a folder"),
+                              (tmp_path / 'a_file' / 'sub', 'cannot make the folder')):
+        assert main(['convert', SYNTHETIC, str(out_dir), '--no-progress']) == 2  # one paragraph, no traceback
+        err = ' '.join(capsys.readouterr().err.split())
+        assert err.startswith('composer-cutmix: error: convert:') and expected in err and 'Traceback' not in err
+
 
 def test_convert_keeps_image_files_as_stored_and_streaming_decodes_them(tmp_path):
     g = torch.Generator().manual_seed(0)
@@ -135,6 +142,17 @@ def test_augmentation_is_drawn_from_the_seed_the_epoch_and_the_samples(shards, t
     # The crop pads with zeros (normalised: -mean/std): augmentation did happen.
     pad_value = -0.5 / 0.289
     assert bool(((first[0] - pad_value).abs() < 1e-4).flatten(1).any(1).float().mean() > 0.3)
+
+
+def test_the_same_samples_are_augmented_anew_each_epoch(shards, tmp_path):
+    """Without shuffling each epoch holds the same samples in the same batches: only the epoch in the seed tells the
+    augmentation of one epoch from the next (a seed that left it out would crop and flip them the same way)."""
+    cfg = load_config(SYNTHETIC, _streaming(shards, f'train_data.local={tmp_path}', 'train_data.shuffle=false'))
+    dl = build_dataloader(cfg.train_data, train=True, seed=cfg.seed)
+    (x0, y0), (x1, y1) = ([torch.cat(part) for part in zip(*list(dl))] for _ in range(2))
+    assert torch.equal(y0, y1) and len(y0) == 64  # the same samples, in the same order
+    differs = (x0 != x1).flatten(1).any(1).float().mean().item()
+    assert differs > 0.8, differs  # each image drawn anew: the same crop and flip has odds 1/50
 
 
 @pytest.mark.parametrize('case', ['missing', 'no_index', 'no_info', 'corrupt_info', 'unknown_scheme'])
@@ -238,6 +256,27 @@ def test_two_ranks_see_disjoint_samples_that_cover_each_epoch(shards, tmp_path):
             sorted(p.name for p in (shards / split).iterdir() if p.suffix == '.mds')
 
 
+def test_each_rank_of_two_gets_its_own_half_of_every_epoch(monkeypatch):
+    """The per-rank split in one process: the sampler of the runner's loader as rank 0 and rank 1 of world size 2
+    (the two-process streaming run above checks the whole thing end to end, in minutes)."""
+    from composer.utils import dist
+
+    monkeypatch.setattr(dist, 'get_world_size', lambda: 2)
+    cfg = load_config(SYNTHETIC, ['train_data.batch_size=8'])
+    orders = []
+    for epoch in (0, 1):
+        halves = []
+        for rank in (0, 1):
+            monkeypatch.setattr(dist, 'get_global_rank', lambda rank=rank: rank)
+            sampler = build_dataloader(cfg.train_data, train=True, seed=cfg.seed).sampler
+            sampler.set_epoch(epoch)
+            halves.append(list(sampler))
+        assert len(halves[0]) == len(halves[1]) == 32 and not set(halves[0]) & set(halves[1])  # disjoint...
+        assert set(halves[0]) | set(halves[1]) == set(range(64))  # ...and together the whole epoch
+        orders.append(halves[0])
+    assert orders[0] != orders[1]  # a new order every epoch
+
+
 def test_a_run_killed_mid_epoch_resumes_with_the_same_samples_mixed_the_same_way(shards, tmp_path):
     from composer_cutmix.runner.registry import register_algorithm
     from tests.streaming_worker import Probe
@@ -245,7 +284,7 @@ def test_a_run_killed_mid_epoch_resumes_with_the_same_samples_mixed_the_same_way
     register_algorithm('probe', Probe)
 
     def args(name: str) -> list[str]:
-        return _streaming(shards, *QUIET, 'eval_data=null', 'max_duration=2ep', 'train_data.batch_size=8',
+        return _streaming(shards, *QUIET, 'eval_data=null', 'max_duration=2ep', 'train_data.batch_size=16',
                           'save_folder=${run_folder}/ckpt', 'save_interval=1ba', 'autoresume=true',
                           'algorithms.cutmix.log_params=true', f'run_name={name}', f'run_folder={tmp_path}/{name}',
                           train_local=tmp_path / name / 'cache')
@@ -254,18 +293,18 @@ def test_a_run_killed_mid_epoch_resumes_with_the_same_samples_mixed_the_same_way
     # The killed run trains its first batches in a subprocess: with this process's thread count, bit for bit alike.
     env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': str(torch.get_num_threads())}
     killed = subprocess.run([sys.executable, str(ROOT / 'tests' / 'streaming_worker.py'), str(tmp_path / 'k/probe'),
-                             '--kill-at', '5', *args('k')], env=env, cwd=ROOT, capture_output=True, text=True,
+                             '--kill-at', '2', *args('k')], env=env, cwd=ROOT, capture_output=True, text=True,
                             timeout=300)
-    assert killed.returncode == -9, killed.stderr[-3000:]  # SIGKILL in batch 5 of 8 (0-based), nothing cleaned up
-    assert os.path.basename(os.readlink(tmp_path / 'k' / 'ckpt' / 'latest-rank0.pt')) == 'ep0-ba5-rank0.pt'
-    assert sorted(_records(tmp_path / 'k' / 'probe')) == [0, 1, 2, 3, 4]
+    assert killed.returncode == -9, killed.stderr[-3000:]  # SIGKILL in batch 2 of 4 (0-based), nothing cleaned up
+    assert os.path.basename(os.readlink(tmp_path / 'k' / 'ckpt' / 'latest-rank0.pt')) == 'ep0-ba2-rank0.pt'
+    assert sorted(_records(tmp_path / 'k' / 'probe')) == [0, 1]
 
     assert main(['train', SYNTHETIC, *args('k'), f'algorithms.probe.out={tmp_path}/k/probe']) == 0  # autoresume
     whole, resumed = _records(tmp_path / 'whole' / 'probe'), _records(tmp_path / 'k' / 'probe')
-    assert sorted(whole) == sorted(resumed) == list(range(16))
-    for b in range(16):  # the same images (after augmentation), labels, CutMix draw and mixed batch, batch by batch
+    assert sorted(whole) == sorted(resumed) == list(range(8))
+    for b in range(8):  # the same images (after augmentation), labels, CutMix draw and mixed batch, batch by batch
         assert resumed[b] == whole[b], f'batch {b} differs'
-    assert len({tuple(r['images']) for r in whole.values()}) == 16  # (the batches differ from one another)
+    assert len({tuple(r['images']) for r in whole.values()}) == 8  # (the batches differ from one another)
 
     def draws(name: str) -> dict[int, dict]:
         lines = [json.loads(x) for x in (tmp_path / name / 'metrics.jsonl').read_text().splitlines()]

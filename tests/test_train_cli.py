@@ -106,7 +106,7 @@ def test_checkpoint_and_resume_continue_the_same_run(tmp_path):
     assert resumed.draws == full.draws[2:]
 
     lines = [x for x in _jsonl(tmp_path / 'run' / 'metrics.jsonl') if 'loss/train/total' in x]
-    assert [x['batch'] for x in lines] == [1, 2, 3, 4, 3, 4]  # appended, not overwritten
+    assert [x['batch'] for x in lines] == [1, 2, 3, 4]  # kept up to the checkpoint (ba2), then 3 and 4 once more
 
 
 def test_missing_checkpoint_is_a_config_error(tmp_path):

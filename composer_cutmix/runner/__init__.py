@@ -1,4 +1,4 @@
-"""The YAML runner on top of the plugin: schema, builders, registry, CLI, preview and loggers.
+"""The YAML runner on top of the plugin: schema, builders, registry, CLI, preview, loggers, and MDS shards.
 
 ``composer-cutmix train CONFIG.yaml [key=value ...]`` (:mod:`~composer_cutmix.runner.cli`) loads a run with
 :func:`~composer_cutmix.runner.config.load_config`, and :func:`~composer_cutmix.runner.train.train` wires the

@@ -1,8 +1,12 @@
-"""The ``composer-cutmix`` command: ``train`` a YAML run, or ``preview`` one mixed batch as a PNG.
+"""The ``composer-cutmix`` command: ``train`` a YAML run, ``convert`` its data sets to MDS shards for streaming,
+``preview`` its mixed batches as a PNG, or list the built-in ``recipes``.
 
 ::
 
     composer-cutmix train yamls/fashion_mnist.yaml [key=value ...]
+    composer-cutmix train fashion_mnist [key=value ...]      # a built-in recipe by name (installed with the package)
+    composer-cutmix recipes                                   # the built-in recipes, one line each
+    composer-cutmix --version
     composer-cutmix convert yamls/fashion_mnist.yaml shards/fmnist [key=value ...]   # MDS shards for streaming
     composer-cutmix preview yamls/fashion_mnist.yaml --out mixed.png [--n 16] [--seed 0] [--batches 1] [key=value ...]
     python -m composer_cutmix train ...                       # the same
@@ -21,6 +25,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any, Optional
 
+import composer_cutmix
 from composer_cutmix.mixing import MixingError
 from composer_cutmix.runner.errors import ConfigError
 
@@ -37,11 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog='Overrides are dotted key=value pairs merged into the YAML, e.g. max_duration=2ba '
                'train_data.batch_size=64 algorithms.cutmix.alpha=0.5.',
     )
+    parser.add_argument('--version', action='version', version=f'composer-cutmix {composer_cutmix.__version__}')
     parser.add_argument('--traceback', action='store_true',
                         help='on an error of the config or data, show the full Python traceback, not one paragraph')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
     tr = sub.add_parser('train', help='train a YAML-configured run', description='Train a YAML-configured run.')
-    tr.add_argument('config', help='the YAML file, e.g. yamls/fashion_mnist.yaml')
+    tr.add_argument('config', help='the YAML file, e.g. yamls/fashion_mnist.yaml, or a built-in recipe\'s name, '
+                                   'e.g. fashion_mnist (see: composer-cutmix recipes)')
     tr.add_argument('overrides', nargs='*', metavar='key=value', help='overrides, e.g. max_duration=2ba')
     cv = sub.add_parser('convert', help="write the run's data sets as MDS shards for train_data.name=streaming",
                         description="Write the run's train_data and eval_data as MDS shards (MosaicML streaming) to "
@@ -62,7 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
     pv.add_argument('--ncols', type=int, default=None, help='images per row (default: up to 8)')
     pv.add_argument('--batches', type=int, default=1,
                     help='draws to show, one grid each, e.g. to see MixUpCutMix switch ops (default: %(default)s)')
+    sub.add_parser('recipes', help='list the built-in recipes (train one with: composer-cutmix train NAME)',
+                   description='List the built-in recipes, the YAML runs installed with the package.')
     return parser
+
+
+def _recipes() -> None:
+    from composer_cutmix.runner.recipes import recipe_names, recipe_summary
+
+    names = recipe_names()
+    width = max(map(len, names), default=0)
+    for name in names:
+        print(f'{name.ljust(width)}  {recipe_summary(name)}'.rstrip())
+    print('train one with: composer-cutmix train NAME [key=value ...]')
 
 
 def _fail(message: str) -> int:
@@ -98,6 +117,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     unknown = [a for a in extra if a.startswith('-') or '=' not in a]
     if unknown:
         parser.error(f'unrecognized arguments: {" ".join(unknown)} (overrides are key=value, e.g. max_duration=2ba)')
+    if args.command == 'recipes':
+        if extra:
+            parser.error(f'recipes takes no arguments, got: {" ".join(extra)}')
+        _recipes()
+        return 0
     args.overrides = [*args.overrides, *extra]  # key=value pairs that came after an option
     try:
         from composer_cutmix.runner.config import load_config

@@ -15,12 +15,13 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Union
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from composer_cutmix.runner import schema
 from composer_cutmix.runner.data import check_dataset_name
 from composer_cutmix.runner.errors import ConfigError, DataNotFoundError
 from composer_cutmix.runner.models import check_model_name
@@ -36,8 +37,8 @@ from composer_cutmix.runner.schema import (
     OptimizerConfig,
     RunConfig,
     SchedulerConfig,
-    as_config_error,
     coerce,
+    merge_into,
 )
 
 __all__ = [
@@ -61,89 +62,19 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------------------------------------------
-# Checking names and values OmegaConf's types cannot express.
+# Validating, with the names the builders own.
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _one_of(key: str, value: Any, accepted: Sequence[str]) -> None:
-    if value not in accepted:
-        raise ConfigError(f'{key}: unknown value {value!r}. Accepted: {", ".join(map(str, accepted))}.')
-
-
-def _time(key: str, value: Any, units: str = 'ep, ba, sp, dur') -> None:
-    from composer.core import Time
-
-    try:
-        Time.from_timestring(str(value))
-    except (ValueError, TypeError):
-        raise ConfigError(
-            f"{key}: {value!r} is not a Composer time. Write a number and a unit ({units}), e.g. '3ep', '2ba', "
-            f"'0.5dur'.",
-        ) from None
-
-
-def _positive(key: str, value: Any, low: int = 1) -> None:
-    if value is not None and value < low:
-        raise ConfigError(f'{key} must be >= {low}, got {value!r}.')
-
-
 def validate(cfg: DictConfig) -> DictConfig:
-    """Checks the names and values of a typed run config; returns it unchanged.
+    """Checks the names and values of a typed run config (:func:`composer_cutmix.runner.schema.validate`, given
+    the builders' name checks); returns it unchanged.
 
     Raises:
         ConfigError: naming the first bad key, the value given and what is accepted.
     """
-
-    _one_of('device', cfg.device, DEVICES)
-    _one_of('precision', cfg.precision, PRECISIONS)
-    _one_of('optimizer.name', cfg.optimizer.name, OPTIMIZERS)
-    _one_of('scheduler.name', cfg.scheduler.name, SCHEDULERS)
-    check_model_name(cfg.model.name)
-    for part in ('train_data', 'eval_data'):
-        data = cfg[part]
-        if data is None:
-            continue
-        check_dataset_name(data.name, f'{part}.name')
-        if data.name == 'streaming' and not data.remote:
-            raise ConfigError(f'{part}.remote: {part}.name=streaming reads MDS shards from remote, and none is set. Set '
-                              f'{part}.remote to a folder `composer-cutmix convert CONFIG OUT` wrote (OUT/train or '
-                              f'OUT/eval) or to a URL, e.g. {part}.remote=s3://bucket/out/train.')
-        _positive(f'{part}.batch_size', data.batch_size)
-        _positive(f'{part}.subset', data.subset)
-        _positive(f'{part}.num_workers', data.num_workers, 0)
-    check_algorithm_names(list(cfg.algorithms.keys()))
-    for name, kwargs in cfg.algorithms.items():
-        if kwargs is not None and kwargs is not False and not isinstance(kwargs, (Mapping, DictConfig)):
-            raise ConfigError(
-                f'algorithms.{name}: expected a mapping of keyword arguments (null or {{}} for the defaults, false '
-                f'to turn it off), got {kwargs!r}. Example: algorithms: {{cutmix: {{alpha: 1.0}}}}.',
-            )
-    _time('max_duration', cfg.max_duration)
-    _time('eval_interval', cfg.eval_interval)
-    _time('save_interval', cfg.save_interval)
-    _time('scheduler.t_warmup', cfg.scheduler.t_warmup)
-    _time('loggers.console_log_interval', cfg.loggers.console_log_interval, 'ep, ba')
-    if cfg.loggers.log_mixed_images is not None:
-        _time('loggers.log_mixed_images', cfg.loggers.log_mixed_images, 'ep, ba')
-    _positive('loggers.mixed_images_n', cfg.loggers.mixed_images_n)
-    if cfg.loggers.wandb is not None and cfg.loggers.wandb.mode not in (None, 'online', 'offline', 'disabled'):
-        raise ConfigError(f'loggers.wandb.mode: unknown value {cfg.loggers.wandb.mode!r}. Accepted: online, offline, '
-                          f'disabled (or null for W&B\'s default).')
-    for i, m in enumerate(cfg.scheduler.milestones):
-        _time(f'scheduler.milestones[{i}]', m)
-    mb = cfg.device_train_microbatch_size
-    if isinstance(mb, str) and mb != 'auto':
-        raise ConfigError(f"device_train_microbatch_size must be a positive integer, 'auto' or null, got {mb!r}.")
-    if isinstance(mb, int):
-        _positive('device_train_microbatch_size', mb)
-    if cfg.autoresume and not cfg.save_folder:
-        raise ConfigError(
-            'autoresume: true needs save_folder: the checkpoints it resumes from. Set save_folder, e.g. '
-            "save_folder='${run_folder}/checkpoints', or autoresume=false.",
-        )
-    if cfg.optimizer.lr <= 0:
-        raise ConfigError(f'optimizer.lr must be > 0, got {cfg.optimizer.lr!r}.')
-    return cfg
+    return schema.validate(cfg, check_model_name=check_model_name, check_dataset_name=check_dataset_name,
+                           check_algorithm_names=check_algorithm_names)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -198,17 +129,18 @@ def _merge_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
             f'cannot parse the overrides {overrides}: {e}. Write dotted keys, e.g. max_duration=2ba.',
         ) from None
     try:
-        return OmegaConf.merge(cfg, dot)
-    except OmegaConfBaseException as e:
-        err = as_config_error(e, '', RunConfig)
-        raise ConfigError(f'{err} (from the command-line overrides)') from None
+        return merge_into(cfg, dot, '', RunConfig)
+    except ConfigError as e:
+        raise ConfigError(f'{e} (from the command-line overrides)') from None
 
 
 def load_config(path: Union[str, os.PathLike], overrides: Sequence[str] = ()) -> DictConfig:
-    """Loads a run's YAML file, merges ``key=value`` overrides and validates the result.
+    """Loads a run's YAML file (or a built-in recipe), merges ``key=value`` overrides and validates the result.
 
     Args:
-        path: the YAML file. Its stem is the default ``run_name``.
+        path: the YAML file, or the name of a built-in recipe (``fashion_mnist``: ``yamls/fashion_mnist.yaml``
+            as installed with the package, see :mod:`~composer_cutmix.runner.recipes`); a file of that name in the
+            working folder wins. Its stem is the default ``run_name``.
         overrides: dotted ``key=value`` strings (OmegaConf dotlist), e.g. ``['max_duration=2ba']``.
 
     Returns:
@@ -222,14 +154,21 @@ def load_config(path: Union[str, os.PathLike], overrides: Sequence[str] = ()) ->
         >>> cfg = load_config('yamls/synthetic.yaml', ['max_duration=2ba', 'train_data.batch_size=8'])
         >>> cfg.max_duration, cfg.train_data.batch_size, cfg.run_folder
         ('2ba', 8, 'runs/synthetic')
+        >>> load_config('synthetic').train_data.name  # the built-in recipe of that name
+        'synthetic'
     """
+    from composer_cutmix.runner.recipes import find_recipe, recipe_names
+
     path = os.fspath(path)
-    if not os.path.isfile(path):
+    recipe = None if os.path.isfile(path) else find_recipe(path)
+    if recipe is None and not os.path.isfile(path):
         raise ConfigError(
-            f'config file {path!r} not found. Pass the path of a YAML file, e.g. yamls/fashion_mnist.yaml.',
+            f'config file {path!r} not found. Pass the path of a YAML file, e.g. yamls/fashion_mnist.yaml, or the '
+            f'name of a built-in recipe ({", ".join(recipe_names()) or "none installed"}; composer-cutmix recipes '
+            f'lists them).',
         )
     try:
-        raw = OmegaConf.load(path)
+        raw = OmegaConf.create(recipe.read_text(encoding='utf-8')) if recipe is not None else OmegaConf.load(path)
     except Exception as e:  # yaml's ScannerError/ParserError and OmegaConf's errors alike
         raise ConfigError(f'cannot read {path!r} as YAML: {e}'.replace('\n', ' ')) from None
     if not isinstance(raw, DictConfig):

@@ -59,16 +59,25 @@ def _samples(ds: Any) -> tuple[int, str, dict[str, str], Iterator[dict[str, Any]
     return len(indices), 'encoded', {'x': 'bytes', 'y': 'int'}, files()
 
 
-def _check_out(folder: str, overwrite: bool) -> None:
-    if '://' in folder:
-        raise ConfigError(f'convert writes to a local folder, got {folder!r}. Write the shards locally, copy the '
-                          f'folder to your object store (aws s3 cp --recursive, gsutil -m cp -r...), and read them with '
-                          f'train_data.remote=s3://... .')
-    if os.path.isfile(folder):
-        raise ConfigError(f'convert: {folder!r} is a file; OUT_DIR must be a folder (it gets train/ and eval/).')
-    if os.path.isdir(folder) and os.listdir(folder) and not overwrite:
-        raise ConfigError(f'convert: {folder!r} is not empty (it holds {len(os.listdir(folder))} files). '
-                          f'Choose a new OUT_DIR, or pass --overwrite to empty it and write anew.')
+def _check_out(out_dir: str, folders: list[str], overwrite: bool) -> None:
+    """Makes ``out_dir`` and checks its split ``folders`` before anything is written: one paragraph when unusable."""
+    if '://' in out_dir:
+        raise ConfigError(f'convert writes to a local folder, got {out_dir!r}. Write the shards locally, copy the '
+                          f'folder to your object store (aws s3 cp --recursive, gsutil -m cp -r...), and read them '
+                          f'with train_data.remote=s3://... .')
+    for folder in (out_dir, *folders):
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise ConfigError(f'convert: {folder!r} is a file; OUT_DIR must be a folder (it gets train/ and eval/). '
+                              f'Choose another OUT_DIR, or move the file away.')
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:  # a file on the way (NotADirectoryError), no permission, a read-only disk...
+        raise ConfigError(f'convert: cannot make the folder {out_dir!r} ({e.strerror or e}). Choose an OUT_DIR you can '
+                          f'write to, e.g. shards/fmnist under your working folder.') from None
+    for folder in folders:
+        if os.path.isdir(folder) and os.listdir(folder) and not overwrite:
+            raise ConfigError(f'convert: {folder!r} is not empty (it holds {len(os.listdir(folder))} files). '
+                              f'Choose a new OUT_DIR, or pass --overwrite to empty it and write anew.')
 
 
 def convert(cfg: DictConfig, out_dir: str, *, overwrite: bool = False, progress: bool = True,
@@ -92,20 +101,20 @@ def convert(cfg: DictConfig, out_dir: str, *, overwrite: bool = False, progress:
     from streaming import MDSWriter
     from tqdm.auto import tqdm
 
+    keys = [key for key in SPLITS if cfg[key] is not None]
+    for key in keys:
+        if cfg[key].name == 'streaming':
+            raise ConfigError(f'{key}.name is already streaming: its shards are in {cfg[key].remote!r}. Convert the '
+                              f'config of the original data set.')
+    _check_out(out_dir, [os.path.join(out_dir, SPLITS[key]) for key in keys], overwrite)
     written: dict[str, ShardInfo] = {}
-    for key, split in SPLITS.items():
+    for key in keys:
         data = cfg[key]
-        if data is None:
-            continue
-        if data.name == 'streaming':
-            raise ConfigError(f'{key}.name is already streaming: its shards are in {data.remote!r}. Convert the config '
-                              f'of the original data set.')
-        folder = os.path.join(out_dir, split)
-        _check_out(folder, overwrite)
+        folder = os.path.join(out_dir, SPLITS[key])
         ds = build_dataset(data, train=(key == 'train_data'), seed=cfg.seed, key=key)
         n, layout, columns, samples = _samples(ds)
         info = ds.info
-        shards = ShardInfo(data.name, split, n, layout, tuple(info.classes), tuple(info.mean), tuple(info.std),
+        shards = ShardInfo(data.name, SPLITS[key], n, layout, tuple(info.classes), tuple(info.mean), tuple(info.std),
                            info.channels, tuple(info.image_size), _PAD.get(data.name, 0), columns)
         kwargs: dict[str, Any] = {'size_limit': size_limit} if size_limit else {}
         if os.path.isdir(folder) and os.listdir(folder):  # --overwrite: MDSWriter empties the folder first

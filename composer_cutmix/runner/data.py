@@ -316,9 +316,6 @@ def _cifar(cfg: Any, train: bool, key: str) -> TensorImageDataset:
 
 
 def _synthetic(cfg: Any, train: bool, seed: int) -> TensorImageDataset:
-    for k in ('num_samples', 'image_size', 'channels', 'num_classes'):
-        if getattr(cfg, k) < 1:
-            raise ConfigError(f'synthetic data: {k} must be >= 1, got {getattr(cfg, k)!r}.')
     g = torch.Generator().manual_seed(seed * 2 + (0 if train else 1))
     n, s = cfg.num_samples, cfg.image_size
     images = torch.randint(0, 256, (n, cfg.channels, s, s), generator=g, dtype=torch.uint8)
@@ -346,9 +343,6 @@ def imagefolder_transform(size: int, augment: bool, mean: Sequence[float], std: 
 def _imagefolder(cfg: Any, train: bool, key: str) -> Dataset:
     from torchvision.datasets import ImageFolder
 
-    if not cfg.root:
-        raise DataNotFoundError(f'{key}.root: imagefolder needs a root, e.g. {key}.root=/data/imagenet (with train/ '
-                                f'and val/ folders of class subfolders).')
     split = os.path.join(cfg.root, 'train' if train else 'val')
     root = split if os.path.isdir(split) else cfg.root
     if not os.path.isdir(root):
@@ -374,12 +368,6 @@ def _streaming(cfg: Any, train: bool, seed: int, key: str, local_root: Optional[
             f"{key}.name=streaming needs MosaicML's streaming library ({e}). Install it with "
             f"pip install 'composer-cutmix[streaming]' (or pip install 'mosaicml-streaming<1').",
         ) from None
-    if not cfg.remote:
-        raise ConfigError(f'{key}.remote: streaming needs the shards to read, e.g. {key}.remote=out/train (a folder '
-                          f'that `composer-cutmix convert CONFIG out` wrote) or {key}.remote=s3://bucket/out/train.')
-    if cfg.subset is not None:
-        raise ConfigError(f'{key}.subset is not supported with streaming (shards are read whole). Convert a subset '
-                          f'instead (composer-cutmix convert CONFIG OUT {key}.subset=N), or set {key}.subset=null.')
     shards = mds.read_shard_info(cfg.remote, key)
     info = DatasetInfo('streaming', shards.classes, shards.mean, shards.std, shards.channels, shards.image_size)
     augment = train and cfg.augment
@@ -401,7 +389,9 @@ def build_dataset(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str] = 
     """The data set a ``train_data``/``eval_data`` config names, with ``.info`` (a :class:`DatasetInfo`).
 
     Args:
-        cfg: a :class:`~composer_cutmix.runner.schema.DataConfig` (or a mapping with its keys).
+        cfg: a :class:`~composer_cutmix.runner.schema.DataConfig` section of a run config (trusted: checked when
+            the run was loaded), or a mapping with its keys (checked here, see
+            :func:`~composer_cutmix.runner.schema.checked`).
         train: the training split (else the test/validation split).
         seed: seeds the ``synthetic`` images (the eval split gets other images than the train split).
         key: the config key for messages; defaults to ``train_data``/``eval_data``.
@@ -409,13 +399,13 @@ def build_dataset(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str] = 
             temporary folder.
 
     Raises:
+        ConfigError: a mapping with a bad key or value.
         DataNotFoundError: the files are not there; the message says how to get them.
     """
-    from composer_cutmix.runner.schema import DataConfig, coerce
+    from composer_cutmix.runner.schema import DataConfig, checked
 
     key = key or ('train_data' if train else 'eval_data')
-    cfg = coerce(cfg, DataConfig, key)
-    check_dataset_name(cfg.name, f'{key}.name')
+    cfg = checked(cfg, DataConfig, key, check_name=check_dataset_name)
     if cfg.name == 'fashion_mnist':
         root = cfg.root or FASHION_MNIST_DIR
         images, labels = load_fashion_mnist(root, train, cfg.download, key)
@@ -448,7 +438,9 @@ def build_dataloader(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str]
     ``cfg.augment``. ``loader.dataset.info`` is the :class:`DatasetInfo` (class names, mean, std).
 
     Args:
-        cfg: a :class:`~composer_cutmix.runner.schema.DataConfig` (or a mapping with its keys).
+        cfg: a :class:`~composer_cutmix.runner.schema.DataConfig` section of a run config (trusted: checked when
+            the run was loaded), or a mapping with its keys (checked here, see
+            :func:`~composer_cutmix.runner.schema.checked`).
         train: training loader (shuffled, augmented, drops the last incomplete batch unless ``drop_last``
             says otherwise) or evaluation loader.
         seed: seeds shuffling (with the epoch) and the ``synthetic`` images.
@@ -463,6 +455,7 @@ def build_dataloader(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str]
         augmented the same way).
 
     Raises:
+        ConfigError: a mapping with a bad key or value.
         DataNotFoundError: the data is not there.
 
     Example:
@@ -473,10 +466,10 @@ def build_dataloader(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str]
     """
     from composer.utils import dist  # here only: the readers and transforms above load without Composer
 
-    from composer_cutmix.runner.schema import DataConfig, coerce
+    from composer_cutmix.runner.schema import DataConfig, checked
 
     key = key or ('train_data' if train else 'eval_data')
-    cfg = coerce(cfg, DataConfig, key)
+    cfg = checked(cfg, DataConfig, key, check_name=check_dataset_name)
     ds = build_dataset(cfg, train, seed=seed, key=key, local_root=local_root)
     drop_last = train if cfg.drop_last is None else cfg.drop_last
     if cfg.name == 'streaming':

@@ -81,9 +81,13 @@ class JSONLinesLogger(_EpochMeans, LoggerDestination):
     value that is not a finite number is written as ``null``. When a run stops inside a batch (killed, or an
     error), what was logged for that batch is written with its batch number and ``"incomplete": true``.
 
+    A resumed run (``append``) keeps the lines up to the checkpoint it resumed from and drops those after it (the
+    batches it redoes, and the incomplete one of a killed run), so each batch appears once.
+
     Args:
         path: the file (its folder is created); ``None`` writes nothing and only keeps :attr:`latest`.
-        append: keep the lines already in the file (a resumed run) instead of starting it anew.
+        append: keep the lines already in the file up to the loaded checkpoint (a resumed run) instead of starting
+            the file anew.
 
     Attributes:
         latest: the last value of every metric logged (on every rank), for the final table.
@@ -110,7 +114,31 @@ class JSONLinesLogger(_EpochMeans, LoggerDestination):
         self._t0 = time.perf_counter()
         if self.path is not None and dist.get_global_rank() == 0:
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            self._file = open(self.path, 'a' if self.append else 'w', encoding='utf-8')
+            if not self.append:
+                self._file = open(self.path, 'w', encoding='utf-8')
+
+    def after_load(self, state: State, logger: Logger) -> None:
+        del logger
+        if self.path is None or dist.get_global_rank() != 0 or self._file is not None:
+            return
+        # Resuming: the checkpoint's timestamp is known now. Lines past it are batches the run does again (and the
+        # incomplete batch of a killed attempt); dropping them keeps each batch once.
+        resumed = int(state.timestamp.batch)
+        if os.path.exists(self.path):
+            kept = []
+            with open(self.path, encoding='utf-8') as f:
+                for line in f:
+                    try:
+                        record = json.loads(line)
+                    except ValueError:  # a line the kill cut short
+                        continue
+                    if int(record.get('batch', 0)) <= resumed and not record.get('incomplete'):
+                        kept.append(line if line.endswith('\n') else line + '\n')
+            tmp = f'{self.path}.tmp'
+            with open(tmp, 'w', encoding='utf-8') as f:
+                f.writelines(kept)
+            os.replace(tmp, self.path)
+        self._file = open(self.path, 'a', encoding='utf-8')
 
     def log_metrics(self, metrics: dict[str, Any], step: Optional[int] = None) -> None:
         del step
@@ -289,8 +317,9 @@ def build_loggers(cfg: Any, run_folder: str, *, append: bool = False) -> tuple[l
     """The logger destinations of a run, and the console arguments for :class:`composer.Trainer`.
 
     Args:
-        cfg: a :class:`~composer_cutmix.runner.schema.LoggersConfig` (or a mapping with its keys).
-        run_folder: where ``metrics.jsonl`` (and ``log.txt``, ``tensorboard/``, ``wandb/``) go.
+        cfg: a :class:`~composer_cutmix.runner.schema.LoggersConfig` section of a run config (trusted: checked when
+            the run was loaded), or a mapping with its keys (checked here).
+        run_folder: where ``metrics.jsonl`` (and ``log-rank{rank}.txt``, ``tensorboard/``, ``wandb/``) go.
         append: append to an existing ``metrics.jsonl`` (resuming).
 
     Returns:
@@ -303,9 +332,9 @@ def build_loggers(cfg: Any, run_folder: str, *, append: bool = False) -> tuple[l
     Raises:
         ConfigError: an experiment logger is asked for but its extra is not installed.
     """
-    from composer_cutmix.runner.schema import LoggersConfig, coerce
+    from composer_cutmix.runner.schema import LoggersConfig, checked
 
-    cfg = coerce(cfg, LoggersConfig, 'loggers')
+    cfg = checked(cfg, LoggersConfig, 'loggers')
     destinations: list[LoggerDestination] = []
     if cfg.metrics_jsonl:
         destinations.append(JSONLinesLogger(os.path.join(run_folder, 'metrics.jsonl'), append=append))
@@ -465,22 +494,14 @@ def build_logging_callbacks(cfg: Any, run_config: Any, info: Any) -> list[Callba
     """The callbacks that feed the experiment loggers: the config as hyperparameters, the mixed-batch picture.
 
     Args:
-        cfg: the :class:`~composer_cutmix.runner.schema.LoggersConfig`.
+        cfg: the :class:`~composer_cutmix.runner.schema.LoggersConfig` of a validated run config (its
+            ``log_mixed_images`` comes with a logger that shows images).
         run_config: the whole run config, logged as hyperparameters when an experiment logger is on.
         info: the training set's ``DatasetInfo`` (class names, mean, std).
-
-    Raises:
-        ConfigError: ``log_mixed_images`` without a logger that shows images, or not a time.
     """
     trackers = cfg.tensorboard or cfg.mlflow is not None or cfg.wandb is not None
     callbacks: list[Callback] = [ConfigHyperparameters(flatten_config(run_config))] if trackers else []
-    if cfg.log_mixed_images is not None:
-        if not trackers:
-            raise ConfigError(
-                f'loggers.log_mixed_images={cfg.log_mixed_images} sends pictures to loggers that show images, and none '
-                f'is on. Turn one on (loggers.tensorboard=true, loggers.mlflow.tracking_uri=..., or '
-                f'loggers.wandb.project=...), or use `composer-cutmix preview` for a PNG.',
-            )
+    if cfg.log_mixed_images is not None:  # with a tracker: schema.check_loggers saw to it
         callbacks.append(MixedImagesCallback(cfg.log_mixed_images, info.classes, info.mean, info.std,
                                              n=cfg.mixed_images_n))
     return callbacks

@@ -178,7 +178,8 @@ def build_model(cfg: Any) -> ComposerClassifier:
     """Builds the network a ``model`` config names, wrapped in a :class:`~composer.models.ComposerClassifier`.
 
     Args:
-        cfg: a :class:`~composer_cutmix.runner.schema.ModelConfig` (or a mapping with its keys): ``name``,
+        cfg: a :class:`~composer_cutmix.runner.schema.ModelConfig` section of a run config (trusted: checked when
+            the run was loaded), or a mapping with its keys (checked here): ``name``,
             ``num_classes``, ``in_channels``, ``depth`` and ``width`` (for ``cifar_resnet``), and ``kwargs``
             passed on to torchvision's ``get_model`` or timm's ``create_model``.
 
@@ -195,17 +196,12 @@ def build_model(cfg: Any) -> ComposerClassifier:
     """
     from composer.models import ComposerClassifier  # here only: the networks above need no Composer
 
-    from composer_cutmix.runner.schema import ModelConfig, coerce
+    from composer_cutmix.runner.schema import ModelConfig, checked
 
-    cfg = coerce(cfg, ModelConfig, 'model')
+    cfg = checked(cfg, ModelConfig, 'model', check_name=check_model_name)
     name, kwargs = cfg.name, dict(cfg.kwargs)
-    check_model_name(name)
     if name == 'cifar_resnet':
-        try:
-            net = cifar_resnet(depth=cfg.depth, num_classes=cfg.num_classes, in_channels=cfg.in_channels,
-                               width=cfg.width, **kwargs)
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f'model: {e}') from e
+        net = cifar_resnet(depth=cfg.depth, num_classes=cfg.num_classes, in_channels=cfg.in_channels, width=cfg.width)
     elif name.startswith('timm:'):
         net = _timm_model(name, cfg.num_classes, cfg.in_channels, kwargs)
     else:

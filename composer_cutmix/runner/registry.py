@@ -74,26 +74,36 @@ def algorithm_names() -> list[str]:
     return sorted(set(_BUILTINS) | set(_REGISTERED) | set(_entry_points()))
 
 
+def _unknown(name: str, known: Sequence[str]) -> ConfigError:
+    return ConfigError(
+        f'algorithms: unknown algorithm {name!r}. Accepted: {", ".join(known)}. Other packages can add '
+        f"names through the '{ENTRY_POINT_GROUP}' entry-point group.",
+    )
+
+
 def check_algorithm_names(names: Sequence[str]) -> None:
     """Raises :class:`ConfigError` for the first name that is not registered."""
     known = algorithm_names()
     for name in names:
         if name not in known:
-            raise ConfigError(
-                f'algorithms: unknown algorithm {name!r}. Accepted: {", ".join(known)}. Other packages can add '
-                f"names through the '{ENTRY_POINT_GROUP}' entry-point group.",
-            )
+            raise _unknown(name, known)
 
 
 def get_algorithm(name: str) -> Callable[..., Algorithm]:
-    """The class (or factory) registered under ``name``."""
-    check_algorithm_names([name])
+    """The class (or factory) registered under ``name``.
+
+    Raises:
+        ConfigError: no algorithm has that name.
+    """
     if name in _REGISTERED:
         return _REGISTERED[name]
     if name in _BUILTINS:
         module, attr = _BUILTINS[name].split(':')
         return getattr(importlib.import_module(module), attr)
-    return _entry_points()[name].load()
+    found = _entry_points().get(name)
+    if found is None:
+        raise _unknown(name, algorithm_names())
+    return found.load()
 
 
 def _accepts(factory: Callable, param: str) -> bool:
@@ -131,7 +141,8 @@ def build_algorithms(cfg: Optional[Mapping[str, Any]], *, num_classes: Optional[
 
     Args:
         cfg: ``name -> kwargs`` (a mapping, ``None`` or ``{}`` for the defaults, ``False`` to leave it out),
-            e.g. ``{'cutmix': {'alpha': 1.0}, 'channels_last': None}``.
+            e.g. ``{'cutmix': {'alpha': 1.0}, 'channels_last': None}``: a run config's ``algorithms`` (trusted:
+            checked when the run was loaded), or a plain mapping (its names and shape checked here).
         num_classes: passed as ``num_classes`` to algorithms that take it and were not given one. Leave it
             ``None`` to let this package's mixers take it from the model at ``Event.INIT``.
 
@@ -146,21 +157,16 @@ def build_algorithms(cfg: Optional[Mapping[str, Any]], *, num_classes: Optional[
         return []
     from omegaconf import DictConfig, OmegaConf
 
+    from composer_cutmix.runner.schema import checked
+
+    cfg = checked(cfg, dict, 'algorithms', check_names=check_algorithm_names)
     if isinstance(cfg, DictConfig):
         cfg = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
-    check_algorithm_names(list(cfg))
     algorithms = []
     for name, kwargs in cfg.items():
         if kwargs is False:  # turned off, e.g. algorithms.cutmix=false on the command line
             continue
-        if kwargs is None:
-            kwargs = {}
-        if not isinstance(kwargs, Mapping):
-            raise ConfigError(
-                f'algorithms.{name}: expected a mapping of keyword arguments (null or {{}} for the defaults, false to '
-                f'turn it off), got {kwargs!r}.',
-            )
-        kwargs = dict(kwargs)
+        kwargs = dict(kwargs or {})
         factory = get_algorithm(name)
         if num_classes is not None and 'num_classes' not in kwargs and _accepts(factory, 'num_classes'):
             kwargs['num_classes'] = num_classes

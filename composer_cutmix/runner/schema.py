@@ -1,9 +1,11 @@
-"""The typed schema of a YAML run (OmegaConf structured configs), and :func:`coerce` into it.
+"""The typed schema of a YAML run (OmegaConf structured configs), :func:`coerce` into it, and :func:`validate`.
 
 Each section of a run is a dataclass; :func:`coerce` merges a mapping into one and turns OmegaConf's errors into a
 :class:`~composer_cutmix.runner.errors.ConfigError` of one paragraph naming the key, what was given and what is
-accepted. Names that the builders own (models, data sets, algorithms) are checked in
-:mod:`composer_cutmix.runner.config`, which sits above both: this module imports no builder.
+accepted. :func:`validate` then checks what the types cannot (names, ranges, times): it is the runner's one
+validator, and the builders trust what went through it (:func:`checked`). Names that the builders own (models, data
+sets, algorithms) are checked by the functions it is given (:mod:`composer_cutmix.runner.config` passes the
+builders' own): this module imports no builder.
 
 Example:
     >>> cfg = coerce({'name': 'synthetic', 'batch_size': 8}, DataConfig, 'train_data')
@@ -13,21 +15,21 @@ Example:
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
-from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
+from typing import Any, Callable, Optional, Union, get_args, get_origin, get_type_hints
 
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
+from omegaconf import DictConfig, Node, OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from composer_cutmix.runner.errors import ConfigError
+from composer_cutmix.runner.errors import ConfigError, DataNotFoundError
 
 __all__ = [
     'DEVICES',
     'OPTIMIZERS',
     'PRECISIONS',
     'SCHEDULERS',
+    'SECTION_CHECKS',
     'DataConfig',
     'LoggersConfig',
     'MLflowConfig',
@@ -37,7 +39,16 @@ __all__ = [
     'SchedulerConfig',
     'WandBConfig',
     'as_config_error',
+    'check_algorithms',
+    'check_data',
+    'check_loggers',
+    'check_model',
+    'check_optimizer',
+    'check_scheduler',
+    'checked',
     'coerce',
+    'merge_into',
+    'validate',
 ]
 
 DEVICES = ('auto', 'cpu', 'gpu', 'mps')
@@ -75,7 +86,8 @@ class DataConfig:
         name: ``fashion_mnist``, ``cifar10``, ``cifar100``, ``imagefolder``, ``synthetic``, or ``streaming`` (MDS
             shards written by ``composer-cutmix convert``, read with MosaicML's ``streaming``: needs ``remote``).
         root: where the files are; ``None`` uses the data set's default (Fashion-MNIST:
-            ``/usr/share/datasets/fashion-mnist``; CIFAR: ``data/cifar``).
+            ``/usr/share/datasets/fashion-mnist``; CIFAR: ``data``, relative to the working folder, which holds
+            torchvision's ``cifar-10-batches-py/`` or ``cifar-100-python/``).
         batch_size: samples per batch on each process (the global batch is ``batch_size * world_size``).
         num_workers: DataLoader worker processes; 0 loads in the training process (fastest for in-memory sets).
         augment: training augmentation (random crop with padding and horizontal flip; RandomResizedCrop for
@@ -209,7 +221,8 @@ class LoggersConfig:
         console_log_interval: how often the plain console logger prints (``'1ep'``, ``'100ba'``).
         metrics_jsonl: write ``{run_folder}/metrics.jsonl``, one JSON object per logging step.
         speed_monitor: log throughput and wall-clock time (Composer's SpeedMonitor).
-        text_log: also keep Composer's FileLogger text log in ``{run_folder}/log.txt``.
+        text_log: also keep Composer's FileLogger text log, one file per rank: ``{run_folder}/log-rank{rank}.txt``
+            (``log-rank0.txt`` on one process).
         tensorboard: write TensorBoard event files under ``{run_folder}/tensorboard/{run_name}`` (Composer's
             ``TensorboardLogger``; ``pip install 'composer-cutmix[tensorboard]'``).
         mlflow: log to MLflow (see :class:`MLflowConfig`); ``null``: off.
@@ -260,7 +273,8 @@ class RunConfig:
             continues where it stopped; otherwise start afresh. Needs ``save_folder`` (and ``run_name``, which
             defaults to the YAML file's stem). Checkpoints the interrupted attempt wrote after its latest complete
             one are overwritten as the resumed run reaches them; a ``latest`` link the kill removed is pointed back at
-            the newest checkpoint that loads.
+            the newest checkpoint that loads. The resumed run prints the checkpoint it resumed from, and
+            ``metrics.jsonl`` keeps its lines up to that checkpoint, so each batch appears once.
     """
 
     run_name: Optional[str] = None
@@ -288,6 +302,213 @@ class RunConfig:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Checking the names and values OmegaConf's types cannot express: the one validator.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _one_of(key: str, value: Any, accepted: Sequence[str]) -> None:
+    if value not in accepted:
+        raise ConfigError(f'{key}: unknown value {value!r}. Accepted: {", ".join(map(str, accepted))}.')
+
+
+def _time(key: str, value: Any, units: str = 'ep, ba, sp, dur') -> None:
+    from composer.core import Time
+
+    try:
+        Time.from_timestring(str(value))
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"{key}: {value!r} is not a Composer time. Write a number and a unit ({units}), e.g. '3ep', '2ba', "
+            f"'0.5dur'.",
+        ) from None
+
+
+def _positive(key: str, value: Any, low: int = 1) -> None:
+    if value is not None and value < low:
+        raise ConfigError(f'{key} must be >= {low}, got {value!r}.')
+
+
+def _interval(key: str, value: Any) -> None:
+    """A positive number of epochs or batches, what the console logger and the image callback count in."""
+    from composer.core import Time, TimeUnit
+
+    _time(key, value, 'ep, ba')
+    t = Time.from_timestring(str(value))
+    if t.unit not in (TimeUnit.EPOCH, TimeUnit.BATCH) or t.value < 1:
+        raise ConfigError(f"{key} must be a positive number of epochs or batches ('1ep', '100ba'), got {value!r}.")
+
+
+def check_model(m: Any, key: str = 'model', *, check_name: Callable[[str], None]) -> None:
+    """The checks of a ``model`` section that its types cannot express; ``check_name``: the model builder's."""
+    check_name(m.name)
+    _positive(f'{key}.num_classes', m.num_classes)
+    _positive(f'{key}.in_channels', m.in_channels)
+    if m.name == 'cifar_resnet':
+        _positive(f'{key}.width', m.width)
+        if m.depth < 8 or (m.depth - 2) % 6:
+            near = max(8, m.depth - (m.depth - 2) % 6)
+            raise ConfigError(f'{key}.depth: cifar_resnet depth must be 6n+2 (8, 14, 20, 32, 44, 56, 110...), got '
+                              f'{m.depth}; the nearest valid depths are {near} and {near + 6}.')
+        if m.kwargs:
+            raise ConfigError(f'{key}.kwargs: cifar_resnet takes no extra arguments, got {dict(m.kwargs)}. Set '
+                              f'{key}.depth, {key}.width and {key}.in_channels instead.')
+
+
+def check_data(data: Any, key: str, *, check_name: Callable[[str, str], None]) -> None:
+    """The checks of a ``train_data``/``eval_data`` section that its types cannot express; ``check_name``: the
+    data builder's, called with the name and its key."""
+    check_name(data.name, f'{key}.name')
+    if data.name == 'streaming':
+        if not data.remote:
+            raise ConfigError(f'{key}.remote: {key}.name=streaming reads MDS shards from remote, and none is set. Set '
+                              f'{key}.remote to a folder `composer-cutmix convert CONFIG OUT` wrote (OUT/train or '
+                              f'OUT/eval) or to a URL, e.g. {key}.remote=s3://bucket/out/train.')
+        if data.subset is not None:
+            raise ConfigError(f'{key}.subset is not supported with streaming (shards are read whole). Convert a '
+                              f'subset instead (composer-cutmix convert CONFIG OUT {key}.subset=N), or set '
+                              f'{key}.subset=null.')
+    if data.name == 'imagefolder' and not data.root:
+        raise DataNotFoundError(f'{key}.root: imagefolder needs a root, e.g. {key}.root=/data/imagenet (with train/ '
+                                f'and val/ folders of class subfolders).')
+    if data.name == 'synthetic':
+        for k in ('num_samples', 'image_size', 'channels', 'num_classes'):
+            if data[k] < 1:
+                raise ConfigError(f'{key}.{k}: synthetic data: {k} must be >= 1, got {data[k]!r}.')
+    _positive(f'{key}.batch_size', data.batch_size)
+    _positive(f'{key}.subset', data.subset)
+    _positive(f'{key}.num_workers', data.num_workers, 0)
+
+
+def check_algorithms(algorithms: Any, key: str = 'algorithms', *,
+                     check_names: Callable[[Sequence[str]], None]) -> None:
+    """The names of an ``algorithms`` section (``check_names``: the registry's), and that each holds keyword
+    arguments (or null, or false)."""
+    check_names(list(algorithms.keys()))
+    for name, kwargs in algorithms.items():
+        if kwargs is not None and kwargs is not False and not isinstance(kwargs, (Mapping, DictConfig)):
+            raise ConfigError(
+                f'{key}.{name}: expected a mapping of keyword arguments (null or {{}} for the defaults, false '
+                f'to turn it off), got {kwargs!r}. Example: algorithms: {{cutmix: {{alpha: 1.0}}}}.',
+            )
+
+
+def check_optimizer(o: Any, key: str = 'optimizer') -> None:
+    """The checks of an ``optimizer`` section that its types cannot express."""
+    _one_of(f'{key}.name', o.name, OPTIMIZERS)
+    if o.lr <= 0:
+        raise ConfigError(f'{key}.lr must be > 0, got {o.lr!r}.')
+    if o.name == 'sgd' and o.nesterov and o.momentum <= 0:
+        raise ConfigError(f'{key}: nesterov=true needs momentum > 0, got momentum={o.momentum}. '
+                          f'Set {key}.momentum=0.9 or {key}.nesterov=false.')
+    if o.name == 'adamw' and len(o.betas) != 2:
+        raise ConfigError(f'{key}.betas must be two numbers [beta1, beta2], got {list(o.betas)}.')
+
+
+def check_scheduler(s: Any, key: str = 'scheduler') -> None:
+    """The checks of a ``scheduler`` section that its types cannot express."""
+    _one_of(f'{key}.name', s.name, SCHEDULERS)
+    _time(f'{key}.t_warmup', s.t_warmup)
+    for i, m in enumerate(s.milestones):
+        _time(f'{key}.milestones[{i}]', m)
+    if s.name == 'multistep' and not s.milestones:
+        raise ConfigError(f"{key}.milestones: multistep needs at least one milestone, e.g. ['150ep', '225ep'].")
+
+
+def check_loggers(lg: Any, key: str = 'loggers') -> None:
+    """The checks of a ``loggers`` section that its types cannot express."""
+    _interval(f'{key}.console_log_interval', lg.console_log_interval)
+    if lg.log_mixed_images is not None:
+        _interval(f'{key}.log_mixed_images', lg.log_mixed_images)
+        if not (lg.tensorboard or lg.mlflow is not None or lg.wandb is not None):
+            raise ConfigError(
+                f'{key}.log_mixed_images={lg.log_mixed_images} sends pictures to loggers that show images, and none '
+                f'is on. Turn one on ({key}.tensorboard=true, {key}.mlflow.tracking_uri=..., or '
+                f'{key}.wandb.project=...), or use `composer-cutmix preview` for a PNG.',
+            )
+    _positive(f'{key}.mixed_images_n', lg.mixed_images_n)
+    if lg.wandb is not None and lg.wandb.mode not in (None, 'online', 'offline', 'disabled'):
+        raise ConfigError(f'{key}.wandb.mode: unknown value {lg.wandb.mode!r}. Accepted: online, offline, '
+                          f'disabled (or null for W&B\'s default).')
+
+
+#: dataclass -> the checks of that section (what :func:`checked` runs on a mapping)
+SECTION_CHECKS: dict[type, Callable[..., None]] = {
+    ModelConfig: check_model,
+    DataConfig: check_data,
+    OptimizerConfig: check_optimizer,
+    SchedulerConfig: check_scheduler,
+    LoggersConfig: check_loggers,
+}
+
+
+def validate(cfg: DictConfig, *, check_model_name: Callable[[str], None],
+             check_dataset_name: Callable[[str, str], None],
+             check_algorithm_names: Callable[[Sequence[str]], None]) -> DictConfig:
+    """Checks the names and values of a typed run config; returns it unchanged.
+
+    This (with the types above) is the runner's one validator: the builders trust a section of a run config that
+    went through it (see :func:`checked`). The names the builders own are checked by the functions given
+    (:mod:`composer_cutmix.runner.config` passes the builders' own), so this module imports no builder.
+
+    Raises:
+        ConfigError: naming the first bad key, the value given and what is accepted.
+    """
+    _one_of('device', cfg.device, DEVICES)
+    _one_of('precision', cfg.precision, PRECISIONS)
+    check_optimizer(cfg.optimizer)
+    check_scheduler(cfg.scheduler)
+    check_model(cfg.model, check_name=check_model_name)
+    for part in ('train_data', 'eval_data'):
+        if cfg[part] is not None:
+            check_data(cfg[part], part, check_name=check_dataset_name)
+    check_algorithms(cfg.algorithms, check_names=check_algorithm_names)
+    check_loggers(cfg.loggers)
+    _time('max_duration', cfg.max_duration)
+    _time('eval_interval', cfg.eval_interval)
+    _time('save_interval', cfg.save_interval)
+    mb = cfg.device_train_microbatch_size
+    if isinstance(mb, str) and mb != 'auto':
+        raise ConfigError(f"device_train_microbatch_size must be a positive integer, 'auto' or null, got {mb!r}.")
+    if isinstance(mb, int):
+        _positive('device_train_microbatch_size', mb)
+    if cfg.autoresume and not cfg.save_folder:
+        raise ConfigError(
+            'autoresume: true needs save_folder: the checkpoints it resumes from. Set save_folder, e.g. '
+            "save_folder='${run_folder}/checkpoints', or autoresume=false.",
+        )
+    return cfg
+
+
+def checked(cfg: Any, schema: type, key: str, **names: Any) -> Any:
+    """What a builder takes: a section of a run config, typed and checked once.
+
+    A DictConfig typed by ``schema`` (for ``algorithms``: any DictConfig) is taken to come from
+    :func:`~composer_cutmix.runner.config.load_config` or ``config_from_dict``, which validated the whole run, and is
+    returned as it is; anything else (a mapping, a dataclass) is typed with :func:`coerce` and given the same checks
+    :func:`validate` gives that section.
+
+    Args:
+        cfg: the section.
+        schema: its dataclass (:class:`DataConfig`, :class:`ModelConfig`...), or ``dict`` for ``algorithms``.
+        key: its key in the run (``train_data``, ``model``...), for messages.
+        names: the builder's name check for the sections that name things: ``check_name`` (model, data) or
+            ``check_names`` (algorithms).
+
+    Returns:
+        A DictConfig typed by ``schema``; for ``algorithms``, the mapping as given.
+
+    Raises:
+        ConfigError: see :func:`validate`.
+    """
+    if isinstance(cfg, DictConfig) and (schema is dict or OmegaConf.get_type(cfg) is schema):
+        return cfg
+    if schema is dict:  # algorithms: kwargs may hold any Python value, so the mapping is checked as it is
+        check_algorithms(cfg, key, **names)
+        return cfg
+    out = coerce(cfg, schema, key)
+    SECTION_CHECKS[schema](out, key, **names)
+    return out
+# --------------------------------------------------------------------------------------------------------------
 # Turning OmegaConf's errors into one paragraph.
 # --------------------------------------------------------------------------------------------------------------
 
@@ -307,72 +528,75 @@ def _section(node: type, part: str) -> Optional[type]:
     return hint if isinstance(hint, type) and is_dataclass(hint) else None
 
 
-def _sections(schema: type, prefix: str = '') -> list[tuple[str, type]]:
-    """``(dotted name, dataclass)`` of every section of ``schema``, nested ones included (``loggers.mlflow``)."""
-    out = []
-    for f in fields(schema):
-        cls = _section(schema, f.name)
-        if cls is not None:
-            out += [(prefix + f.name, cls), *_sections(cls, prefix + f.name + '.')]
-    return out
+def _keys(schema: type) -> list[str]:
+    return [f.name for f in fields(schema)]
 
 
-def _accepted_keys(schema: type, dotted: str) -> Optional[list[str]]:
-    """The fields accepted at ``dotted`` (the parent of a bad key) in ``schema``, or None if not a dataclass."""
-    node: Optional[type] = schema
-    for part in [p for p in dotted.split('.') if p]:
-        node = _section(node, part) if node is not None else None
-    return [f.name for f in fields(node)] if node is not None else None
-
-
-def _type_of_field(schema: type, dotted: str) -> Optional[str]:
-    parts = dotted.split('.')
-    node: Optional[type] = schema
-    for part in parts[:-1]:
-        node = _section(node, part) if node is not None else None
-    if node is None:
+def _scalar_section(data: Any, schema: type, prefix: str = '') -> Optional[tuple[str, type, Any]]:
+    """``(dotted key, section dataclass, value)`` of the first section of ``schema`` that ``data`` gives as a scalar
+    (``model: resnet50``), or None. OmegaConf reports that case without naming the key, so it is found here first."""
+    if not isinstance(data, (Mapping, DictConfig)):
         return None
-    f = {f.name: f for f in fields(node)}.get(parts[-1])
-    return None if f is None else str(f.type)
+    for name in _keys(schema):
+        cls = _section(schema, name)
+        if cls is None or name not in data:
+            continue
+        value = data[name]
+        if isinstance(value, (Mapping, DictConfig)):
+            found = _scalar_section(value, cls, f'{prefix}{name}.')
+            if found is not None:
+                return found
+        elif value is not None and not is_dataclass(value):
+            return f'{prefix}{name}', cls, value
+    return None
+
+
+def _scalar_section_error(key: str, cls: type, value: Any) -> ConfigError:
+    keys = _keys(cls)
+    return ConfigError(
+        f'config key {key!r} expects a mapping with the keys {", ".join(keys)}, but got the scalar {value!r}. Write '
+        f'it as {key}: {{{keys[0]}: ...}} or override {key}.{keys[0]}=...',
+    )
+
+
+def _type_name(hint: Any) -> str:
+    """``'int'``, ``'list[float]'``, ``'Optional[int]'``: a field's annotation as written in this module."""
+    return hint if isinstance(hint, str) else getattr(hint, '__name__', str(hint).replace('typing.', ''))
 
 
 def as_config_error(e: OmegaConfBaseException, where: str, schema: type) -> ConfigError:
-    """One paragraph for an OmegaConf error met while merging into ``schema`` at ``where`` (``''``: the top)."""
-    full_key = str(getattr(e, 'full_key', '') or '')
-    if not full_key:  # "Merge error: str is not a subclass of ModelConfig": a section given as a scalar
-        text = str(e).replace('\n', ' ')
-        sections = [name for name, cls in _sections(schema) if re.search(rf'\b{cls.__name__}\b', text)]
-        if not sections:
-            return ConfigError(f'{where or "config"}: {text}. Check that each section (model:, train_data:, ...) '
-                               f'is a mapping of keys to values.')
-        given = text.rsplit('value: ', 1)[-1] if 'value: ' in text else '?'
-        keys = _accepted_keys(schema, sections[0]) or []
-        return ConfigError(
-            f'config key {" or ".join(map(repr, sections))} expects a mapping with the keys {", ".join(keys)}, but '
-            f'got the scalar {given!r}. Write it as {sections[0]}: {{{keys[0] if keys else "name"}: ...}} or override '
-            f'{sections[0]}.{keys[0] if keys else "name"}=...',
-        )
-    key = f'{where}.{full_key}' if where and full_key else (full_key or where)
-    if isinstance(e, ConfigKeyError) or 'not in' in str(getattr(e, 'msg', '')):
+    """One paragraph for an OmegaConf error met while merging into ``schema`` at ``where`` (``''``: the top).
+
+    Reads the exception's fields: its class (:class:`~omegaconf.errors.ConfigKeyError` for an unknown key, else a
+    value OmegaConf could not convert), ``key`` and ``full_key`` (where), ``object_type`` (the dataclass holding the
+    key, whose fields are what is accepted there) and ``value`` (what was given).
+    """
+    full_key = e.full_key or ''
+    key = '.'.join(k for k in (where, full_key) if k) or 'config'
+    owner = e.object_type if isinstance(e.object_type, type) and is_dataclass(e.object_type) else None
+    if owner is None:  # no field names the key: not an error this schema can explain; pass OmegaConf's on
+        text = ' '.join(str(e).split())
+        return ConfigError(f'{key}: {text}. Check that each section (model:, train_data:, ...) is a mapping of keys '
+                           f'to values.')
+    if isinstance(e, (ConfigKeyError, ConfigAttributeError)):
         parent = full_key.rsplit('.', 1)[0] if '.' in full_key else ''
-        accepted = _accepted_keys(schema, parent)
-        listing = f"Accepted keys{' under ' + parent if parent else ''}: {', '.join(accepted)}." if accepted else ''
+        listing = f"Accepted keys{' under ' + parent if parent else ''}: {', '.join(_keys(owner))}."
         return ConfigError(
-            f'unknown config key {key!r}. {listing} Check the spelling, or see composer_cutmix/config.py for the '
-            f'schema.',
+            f'unknown config key {key!r}. {listing} Check the spelling, or see composer_cutmix/runner/schema.py for '
+            f'the schema.',
         )
-    value = getattr(e, 'value', None)
-    if hasattr(value, '_value'):  # an OmegaConf node: show what it holds
-        value = value._value()
-    section = _accepted_keys(schema, full_key) if full_key else None
+    value = e.value._value() if isinstance(e.value, Node) else e.value  # an OmegaConf node: show what it holds
+    # key None: the section itself was given what is not a mapping (model: null); object_type is then its dataclass
+    section = owner if e.key is None else _section(owner, str(e.key))
     if section is not None:
+        keys = _keys(section)
         return ConfigError(
-            f'config key {key!r} expects a mapping with the keys {", ".join(section)}, but got {value!r} '
-            f'({type(value).__name__}). Write it as {full_key}: {{{section[0]}: ...}} or override {full_key}.'
-            f'{section[0]}=...',
+            f'config key {key!r} expects a mapping with the keys {", ".join(keys)}, but got {value!r} '
+            f'({type(value).__name__}). Write it as {full_key}: {{{keys[0]}: ...}} or override {full_key}.'
+            f'{keys[0]}=...',
         )
-    expected = _type_of_field(schema, full_key) or 'the schema type'
-    expected = expected.replace('typing.', '').replace("<class '", '').replace("'>", '')
+    hint = {f.name: f.type for f in fields(owner)}.get(str(e.key), 'the schema type')
+    expected = _type_name(hint)
     return ConfigError(
         f'config key {key!r} expects {expected}, but got {value!r} ({type(value).__name__}). '
         f'Fix the YAML or the override, e.g. {full_key or key}=<{expected}>.',
@@ -380,7 +604,10 @@ def as_config_error(e: OmegaConfBaseException, where: str, schema: type) -> Conf
 
 
 def coerce(cfg: Any, schema: type, where: str = '') -> DictConfig:
-    """Returns ``cfg`` (a mapping, a DictConfig or a dataclass) as a DictConfig checked against ``schema``.
+    """Returns ``cfg`` (a mapping, a DictConfig or a dataclass) as a DictConfig typed by ``schema``.
+
+    Checks the keys and the types of the values only; :func:`composer_cutmix.runner.config.validate` checks the
+    names and ranges. A DictConfig already typed by ``schema`` is returned as it is.
 
     Raises:
         ConfigError: for an unknown key or a value of the wrong type.
@@ -391,8 +618,24 @@ def coerce(cfg: Any, schema: type, where: str = '') -> DictConfig:
         cfg = {}
     if not isinstance(cfg, (Mapping, DictConfig)) and not is_dataclass(cfg):
         raise ConfigError(f'{where or "config"} must be a mapping of keys to values, got {cfg!r}.')
-    try:
-        return OmegaConf.merge(OmegaConf.structured(schema), cfg)
-    except (ValidationError, ConfigKeyError, OmegaConfBaseException) as e:
-        raise as_config_error(e, where, schema) from None
+    return merge_into(OmegaConf.structured(schema), cfg, where, schema)
 
+
+def merge_into(base: DictConfig, cfg: Any, where: str = '', schema: Optional[type] = None) -> DictConfig:
+    """``OmegaConf.merge(base, cfg)`` with OmegaConf's errors turned into one :class:`ConfigError` paragraph.
+
+    Args:
+        base: a DictConfig typed by ``schema`` (or by the run's :class:`RunConfig`).
+        cfg: a mapping, DictConfig or dataclass merged on top.
+        where: the key of ``base`` in the run, for messages (``''``: the top).
+        schema: the dataclass of ``base``; defaults to its OmegaConf type.
+    """
+    schema = schema or OmegaConf.get_type(base)
+    scalar = _scalar_section(cfg, schema)
+    if scalar is not None:
+        name, cls, value = scalar
+        raise _scalar_section_error('.'.join(k for k in (where, name) if k), cls, value)
+    try:
+        return OmegaConf.merge(base, cfg)
+    except OmegaConfBaseException as e:
+        raise as_config_error(e, where, schema) from None

@@ -163,7 +163,8 @@ def build_trainer(cfg: Any, *, callbacks: Sequence[Callback] = ()) -> tuple[Trai
     scheduler = build_scheduler(cfg.scheduler)
 
     _restore_latest_link(cfg)
-    resuming = (cfg.load_path is not None and not cfg.load_weights_only) or _autoresume_checkpoint(cfg) is not None
+    autoresume_from = _autoresume_checkpoint(cfg)
+    resuming = (cfg.load_path is not None and not cfg.load_weights_only) or autoresume_from is not None
     destinations, console = build_loggers(cfg.loggers, cfg.run_folder, append=resuming)
     metrics = next((d for d in destinations if isinstance(d, JSONLinesLogger)), None)
     if metrics is None:  # keep the final values for the table even without metrics.jsonl
@@ -221,6 +222,11 @@ def build_trainer(cfg: Any, *, callbacks: Sequence[Callback] = ()) -> tuple[Trai
             f'saved it ({os.path.join(cfg.run_folder, "config.yaml")}), or set load_weights_only=true to take only '
             f'matching weights, or point load_path/save_folder elsewhere.',
         ) from e
+    if resuming and dist.get_global_rank() == 0:
+        ts = trainer.state.timestamp
+        source = os.path.realpath(autoresume_from) if autoresume_from is not None else cfg.load_path
+        how = 'autoresume: resumed' if autoresume_from is not None else 'resumed'
+        print(f'{how} {cfg.run_name} from {source} (epoch {int(ts.epoch)}, batch {int(ts.batch)})', flush=True)
     return trainer, metrics
 
 

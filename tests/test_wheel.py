@@ -1,0 +1,88 @@
+"""The built wheel, installed in a fresh virtualenv, runs a built-in recipe by name: the recipes ship with it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from composer_cutmix import __version__
+from composer_cutmix.runner.data import FASHION_MNIST_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+# What the build reads: setup.cfg names the package folders, README.md is the long description.
+SOURCES = ('setup.cfg', 'pyproject.toml', 'README.md', 'composer_cutmix', 'yamls')
+
+
+def _can_build_offline() -> bool:
+    return (importlib.util.find_spec('setuptools.command.bdist_wheel') is not None
+            or importlib.util.find_spec('wheel') is not None)
+
+
+@pytest.mark.skipif(not _can_build_offline(), reason="building a wheel offline needs setuptools>=70.1 or wheel: "
+                                                     "pip install 'setuptools>=70.1' wheel (the test extra has them)")
+@pytest.mark.skipif(not os.path.isfile(os.path.join(FASHION_MNIST_DIR, 't10k-labels-idx1-ubyte.gz'))
+                    and not os.path.isfile(os.path.join(FASHION_MNIST_DIR, 't10k-labels-idx1-ubyte')),
+                    reason=f'Fashion-MNIST is not in {FASHION_MNIST_DIR} (apt-get install dataset-fashion-mnist)')
+def test_the_installed_wheel_trains_a_recipe_by_name(tmp_path):
+    src = tmp_path / 'src'  # a copy: the build writes build/ and *.egg-info next to setup.cfg
+    src.mkdir()
+    for name in SOURCES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        else:
+            shutil.copy2(ROOT / name, src / name)
+    pip = [sys.executable, '-m', 'pip', '--disable-pip-version-check', '-q']
+    subprocess.run([*pip, 'wheel', '--no-deps', '--no-build-isolation', '--no-index', '-w', str(tmp_path / 'dist'),
+                    str(src)], check=True, cwd=tmp_path, timeout=120)
+    (wheel,) = (tmp_path / 'dist').glob('composer_cutmix-*.whl')
+
+    venv = tmp_path / 'venv'  # a fresh virtualenv that sees this one's dependencies (torch, composer...) only
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(venv)], check=True, timeout=60)
+    python = venv / 'bin' / 'python'
+    purelib = subprocess.run([python, '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    (Path(purelib) / 'deps.pth').write_text('\n'.join(site.getsitepackages()) + '\n')
+    subprocess.run([*pip, '--python', str(python), 'install', '--no-deps', '--no-index', str(wheel)], check=True,
+                   timeout=120)
+
+    elsewhere = tmp_path / 'elsewhere'  # outside the repository: no yamls/ folder to fall back on
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    cli = str(venv / 'bin' / 'composer-cutmix')
+
+    run_folder = tmp_path / 'run'
+    commands = {  # run side by side: each process spends most of its time importing torch and Composer
+        'version': ['--version'],
+        'recipes': ['recipes'],
+        'train': ['train', 'fashion_mnist', 'max_duration=2ba', 'train_data.subset=64', 'train_data.batch_size=16',
+                  'eval_data.subset=32', 'eval_data.batch_size=32', 'model.width=4', f'run_folder={run_folder}',
+                  'loggers.progress_bar=false', 'loggers.speed_monitor=false'],
+    }
+    procs = {k: subprocess.Popen([cli, *args], cwd=elsewhere, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) for k, args in commands.items()}
+    out = {}
+    for k, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, f'composer-cutmix {" ".join(commands[k])}: {stderr}'
+        out[k] = stdout
+
+    assert out['version'].strip() == f'composer-cutmix {__version__}'
+    listing = out['recipes'].splitlines()
+    names = [line.split()[0] for line in listing[:-1]]
+    assert names == sorted(p.stem for p in (ROOT / 'yamls').glob('*.yaml'))  # every recipe, none twice
+    assert any(line.startswith('fashion_mnist ') and 'The default job: CutMix on Fashion-MNIST' in line
+               for line in listing)
+
+    assert 'final metrics of fashion_mnist' in out['train']  # run_name: the recipe's name
+    lines = [json.loads(x) for x in (run_folder / 'metrics.jsonl').read_text().splitlines()]
+    assert [x['batch'] for x in lines if 'loss/train/total' in x] == [1, 2]
+    config = (run_folder / 'config.yaml').read_text()
+    assert 'cutmix:' in config and 'name: fashion_mnist' in config  # the recipe's own settings, from the wheel
