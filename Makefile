@@ -44,8 +44,9 @@ data:
 run: install data
 	$(VENV)/bin/composer-cutmix train $(CONFIG) $(ARGS)
 
+# Two pytest-xdist workers, one per core (tests/conftest.py gives each one torch thread); one GPU-check dry run.
 test: install
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n 2 --dist loadgroup $(ARGS)
 
 preview: install data
 	$(VENV)/bin/composer-cutmix preview $(CONFIG) --out runs/preview.png $(ARGS)
