@@ -77,3 +77,17 @@ def test_default_threshold_walks_large_samples_only(monkeypatch):
         apply(X, MixParams('cutmix', idx, 0.75, (0, 0, h // 2, w // 2)), inplace=True)
         apply(X.to(torch.uint8), MixParams('mixup', idx, 0.6, blend=0.6), inplace=True)
     assert len(calls) == 3  # big float32 MixUp and CutMix, big uint8 MixUp (147 KiB a sample); nothing small
+
+
+def test_cutmix_walks_mid_sized_boxes_in_a_large_batch(monkeypatch):
+    calls = []
+    real = mixing._walk_cycles
+    monkeypatch.setattr(mixing, '_walk_cycles', lambda *a, **k: (calls.append(1), real(*a, **k)))
+    X = torch.randint(0, 256, (4, 3, 224, 224), dtype=torch.uint8)
+    p = MixParams('cutmix', torch.tensor([3, 2, 0, 1]), 0.75, (0, 0, 112, 112))  # 37 KiB boxes, 147 KiB in all
+    expected = apply(X, p)
+    assert torch.equal(apply(X.clone(), p, inplace=True), expected)
+    assert not calls  # below the 8 MiB of boxes: gathered
+    monkeypatch.setattr(mixing, 'CYCLE_MIN_BOX_BATCH_BYTES', 100 * 1024)
+    assert torch.equal(apply(X.clone(), p, inplace=True), expected)
+    assert len(calls) == 1
