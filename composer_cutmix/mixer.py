@@ -15,6 +15,7 @@ from torch import Tensor
 
 from composer_cutmix.mixing import (
     PLACEMENTS,
+    DrawTensors,
     MixingError,
     MixParams,
     apply,
@@ -30,6 +31,7 @@ from composer_cutmix.mixing import (
     draw_cutmix,
     draw_minmax_cutmix,
     draw_mixup,
+    mix_step,
     mix_targets,
 )
 
@@ -167,3 +169,18 @@ class Mixer:
         self.last_params = params = self.draw(n, img_h, img_w)
         return apply(x, params, inplace=True), mix_targets(target, params, self.num_classes,
                                                           smoothing=self.label_smoothing)
+
+    def draw_tensors(self, n: int, img_h: int, img_w: int) -> DrawTensors:
+        """:meth:`draw` as :class:`~composer_cutmix.mixing.DrawTensors` (the identity when the batch is not mixed),
+        for :meth:`mix_step`; also kept as :attr:`last_params`."""
+        self.last_params = params = self.draw(n, img_h, img_w)
+        return DrawTensors.identity(n) if params is None else params.as_tensors()
+
+    def mix_step(self, x: Tensor, target: Tensor, draw: DrawTensors) -> tuple[Tensor, Tensor]:
+        """The apply part of :meth:`__call__` for a draw given as tensors, out of place: one graph for every draw,
+        so ``torch.compile(mixer.mix_step, fullgraph=True)`` compiles once per batch shape.
+
+        ``draw`` is on ``x``'s device (``draw.to(x.device)``); the inputs are not checked here (check them before
+        the compiled call with :func:`~composer_cutmix.mixing.check_input` and ``check_targets`` if need be).
+        """
+        return mix_step(x, target, draw, self.num_classes, smoothing=self.label_smoothing)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Callable, Optional, Union
+from typing import Callable, NamedTuple, Optional, Union
 
 import numpy as np
 import torch
@@ -29,13 +29,17 @@ from torch import Tensor
 __all__ = [
     'APPLY',
     'BBox',
+    'DrawTensors',
     'MixParams',
     'MixingError',
     'apply',
+    'apply_tensors',
     'draw_cutmix',
     'draw_minmax_cutmix',
     'draw_mixup',
+    'mix_step',
     'mix_targets',
+    'mix_targets_tensors',
 ]
 
 BBox = tuple[int, int, int, int]
@@ -109,12 +113,74 @@ class MixParams:
             return (self.op,) * len(boxed)
         return tuple('cutmix' if c else ('mixup' if m else 'none') for c, m in zip(boxed, blended))
 
+    def as_tensors(self, device: Optional[torch.device] = None) -> DrawTensors:
+        """This draw as :class:`DrawTensors`, for :func:`mix_step` under ``torch.compile`` or in a CUDA graph.
+
+        Every op and every draw of a batch shape gives tensors of the same shapes and dtypes, so a compiled step
+        never specialises on a value. The complements (``1 - lam``) are computed here as the eager path computes
+        them (in float64 for a shared draw, in float32 per sample), so both paths see the same weights.
+        """
+        n = self.indices.shape[0]
+        lam = self.lam.double() if self.per_sample else torch.full((n,), self.lam, dtype=torch.float64)
+        lam_other = (1 - self.lam).double() if self.per_sample else torch.full((n,), 1.0 - self.lam,
+                                                                             dtype=torch.float64)
+        if self.blend is None:
+            blend, blend_other, blended = torch.ones(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64), False
+        elif self.per_sample:
+            blend, blend_other, blended = self.blend.double(), (1 - self.blend.float()).double(), True
+        else:
+            blend = torch.full((n,), self.blend, dtype=torch.float64)
+            blend_other, blended = torch.full((n,), 1.0 - self.blend, dtype=torch.float64), True
+        draw = DrawTensors(self.indices.long(), self.boxes().long(), torch.stack([lam, lam_other], 1),
+                           torch.stack([blend, blend_other], 1), torch.full((n,), blended))
+        return draw if device is None else draw.to(device)
+
     def as_dict(self) -> dict[str, float]:
         """The scalar part of the draw, for logging: ``lam`` (its mean when per sample) and a shared box."""
         out = {'lam': float(self.weights().mean())}
         if isinstance(self.bbox, tuple):
             out.update(zip(('y0', 'x0', 'y1', 'x1'), map(float, self.bbox)))
         return out
+
+
+class DrawTensors(NamedTuple):
+    """A draw as tensors of fixed shapes, for compiled code (:func:`mix_step`); make one with
+    :meth:`MixParams.as_tensors` or :meth:`DrawTensors.identity`.
+
+    CutMix, MixUp, per-sample draws and "no mixing" all take this one form, so a step compiled for one batch shape
+    serves every draw of that shape: no value is a Python number (nothing to specialise on) and no shape depends on
+    the box.
+
+    Attributes:
+        indices: ``(N,)`` int64 permutation: sample ``i`` is mixed with ``indices[i]``.
+        boxes: ``(N, 4)`` int64 ``(y0, x0, y1, x1)`` rows where the partner's pixels go; rows of zeros: no box.
+        label_weights: ``(N, 2)`` float64: each sample's own label weight ``lam`` and its partner's ``1 - lam``.
+        pixel_weights: ``(N, 2)`` float64: the own and partner pixel weights outside the box (MixUp's blend).
+        blended: ``(N,)`` bool: the sample is blended outside its box; False keeps those pixels bit for bit.
+    """
+
+    indices: Tensor
+    boxes: Tensor
+    label_weights: Tensor
+    pixel_weights: Tensor
+    blended: Tensor
+
+    @classmethod
+    def identity(cls, n: int, device: Optional[torch.device] = None) -> DrawTensors:
+        """The draw that mixes nothing (what :func:`apply` does with ``params=None``), in the same form."""
+        weights = torch.tensor([[1.0, 0.0]], dtype=torch.float64, device=device).expand(n, 2).contiguous()
+        return cls(torch.arange(n, device=device), torch.zeros(n, 4, dtype=torch.int64, device=device), weights,
+                   weights.clone(), torch.zeros(n, dtype=torch.bool, device=device))
+
+    def to(self, device: Union[str, torch.device], non_blocking: bool = False) -> DrawTensors:
+        """The same draw on ``device``."""
+        return DrawTensors(*(t.to(device, non_blocking=non_blocking) for t in self))
+
+    def copy_(self, other: DrawTensors) -> DrawTensors:
+        """Writes ``other`` into these tensors (the static inputs of a CUDA graph) and returns ``self``."""
+        for dst, src in zip(self, other):
+            dst.copy_(src, non_blocking=True)
+        return self
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -496,6 +562,74 @@ def _per_sample(t: Tensor, X: Tensor) -> Tensor:
     return t.view(t.shape[0], *([1] * (X.ndim - 3)), *t.shape[1:])
 
 
+#: CPU in-place paths walk the permutation's cycles when one sample's part (a sample, or its box) is at least this
+#: many bytes. Each step of the walk is a few torch calls (10-25 us each, measured on a loaded 2-core machine), so
+#: below this the gather into a fresh buffer was as fast or faster (e.g. MixUp on float32 (256, 3, 80, 80)).
+CYCLE_MIN_BYTES = 128 * 1024
+
+
+def _walk_cycles(X: Tensor, indices: Tensor, step: Callable[[Tensor, Tensor], object], *,
+                 fixed_points: bool) -> None:
+    """``step(X[i], X[indices[i]])`` for every ``i``, in place, reading each sample before it is overwritten.
+
+    The permutation is walked cycle by cycle: ``X[i]`` is written from ``X[indices[i]]``, then ``i`` moves on to
+    ``indices[i]``, so every source is still original when it is read, except the cycle's first sample, which is
+    overwritten first and read last: one saved copy of it (one sample's buffer) is all the extra memory.
+    ``fixed_points=False`` skips the samples paired with themselves (a copy onto itself changes nothing).
+    """
+    perm = indices.tolist()
+    seen = bytearray(len(perm))
+    saved = None
+    for start, first in enumerate(perm):
+        if seen[start]:
+            continue
+        if first == start:
+            if fixed_points:
+                step(X[start], X[start])
+            continue
+        if saved is None:
+            saved = torch.empty_like(X[0])
+        saved.copy_(X[start])
+        i = start
+        while True:
+            seen[i] = 1
+            j = perm[i]
+            if j == start:
+                step(X[i], saved)
+                break
+            step(X[i], X[j])
+            i = j
+
+
+#: CutMix also walks the cycles for boxes of 16 KiB or more when the boxes of the batch add up to this many bytes:
+#: gathering a strided box view that large cost up to 2x the walk (uint8 (256, 3, 224, 224), 37 KiB boxes).
+CYCLE_MIN_BOX_BATCH_BYTES = 8 * 1024 * 1024
+
+
+def _walks_cycles(X: Tensor, inplace: bool, *, boxes: bool = False) -> bool:
+    """Whether an in-place op on ``X`` (a batch, or with ``boxes`` the box view of one) walks the permutation's
+    cycles."""
+    if not inplace or X.device.type != 'cpu':
+        return False
+    part = X[0].numel() * X.element_size()
+    return part >= CYCLE_MIN_BYTES or (boxes and part >= 16 * 1024 and part * X.shape[0] >= CYCLE_MIN_BOX_BATCH_BYTES)
+
+
+def _blend_float32(dst: Tensor, src: Tensor, lam: float, own: Tensor, other: Tensor) -> None:
+    """One sample of the half-precision and integer blend: ``dst = src_dtype(dst * lam + src * (1 - lam))``.
+
+    The same float32 operations, in the same order, as :func:`blend` runs on the whole batch, so the result is bit
+    for bit the same; ``own`` and ``other`` are float32 buffers of one sample.
+    """
+    own.copy_(dst).mul_(lam)
+    other.copy_(src).mul_(1 - lam)
+    own.add_(other)
+    if not dst.dtype.is_floating_point:
+        info = torch.iinfo(dst.dtype)
+        own.round_().clamp_(info.min, info.max)
+    dst.copy_(own)
+
+
 def blend(X: Tensor, indices: Tensor, lam: Union[float, Tensor], *, inplace: bool = False) -> Tensor:
     """``lam * X + (1 - lam) * X[indices]`` with one gather of the permuted batch.
 
@@ -504,7 +638,20 @@ def blend(X: Tensor, indices: Tensor, lam: Union[float, Tensor], *, inplace: boo
     the formula up to float rounding, and exact where ``lam`` is 1 or 0). Half precision and integer inputs (uint8
     images) are blended in float32 with the formula as written, then cast back, integers rounded to the nearest
     value. With ``inplace=True`` the result is written into ``X``, which is returned.
+
+    In place on the CPU with a float ``lam`` (and samples of at least :data:`CYCLE_MIN_BYTES`), the batch is blended
+    sample by sample along the permutation's cycles instead: no gathered copy of the batch (nor float32 copies of a
+    uint8 one), one sample's buffers, and the same result bit for bit.
     """
+    if inplace and not isinstance(lam, Tensor) and _walks_cycles(X, inplace):
+        if X.dtype in (torch.float32, torch.float64):
+            weight = 1.0 - lam
+            _walk_cycles(X, indices, lambda dst, src: dst.lerp_(src, weight), fixed_points=True)
+        else:
+            own = torch.empty_like(X[0], dtype=torch.float32)
+            other = torch.empty_like(own)
+            _walk_cycles(X, indices, lambda dst, src: _blend_float32(dst, src, lam, own, other), fixed_points=True)
+        return X
     idx = to_device(indices, X.device)
     if isinstance(lam, Tensor):
         lam = lam.to(X.device, non_blocking=True)
@@ -528,7 +675,12 @@ def blend(X: Tensor, indices: Tensor, lam: Union[float, Tensor], *, inplace: boo
 
 
 def _paste(X: Tensor, p: MixParams, inplace: bool) -> Tensor:
-    """CutMix: the box (or each sample's box) takes the partner's pixels; the rest of ``X`` is kept bit for bit."""
+    """CutMix: the box (or each sample's box) takes the partner's pixels; the rest of ``X`` is kept bit for bit.
+
+    In place on the CPU (a shared box of at least :data:`CYCLE_MIN_BYTES` a sample, or of 16 KiB in a batch of boxes
+    of at least :data:`CYCLE_MIN_BOX_BATCH_BYTES`) the boxes are copied along the permutation's cycles with one box's
+    buffer; elsewhere they are gathered first, then written back.
+    """
     idx = to_device(p.indices, X.device)
     if p.per_sample:
         mask = _per_sample(box_masks(p.bbox, X.shape[-2], X.shape[-1], X.device), X)
@@ -537,9 +689,12 @@ def _paste(X: Tensor, p: MixParams, inplace: bool) -> Tensor:
     y0, x0, y1, x1 = p.bbox
     if y1 <= y0 or x1 <= x0:
         return X if inplace else X.clone(memory_format=torch.preserve_format)
-    if inplace:  # the permutation reads boxes about to be overwritten: gather them first, then write back
+    if inplace:
         box = X[..., y0:y1, x0:x1]
-        box.copy_(box.index_select(0, idx))
+        if _walks_cycles(box, inplace, boxes=True):
+            _walk_cycles(box, p.indices, Tensor.copy_, fixed_points=False)
+        else:  # the permutation reads boxes about to be overwritten: gather them first, then write back
+            box.copy_(box.index_select(0, idx))
         return X
     out = X.clone(memory_format=torch.preserve_format)  # the source is never written: gather into the clone
     torch.index_select(X[..., y0:y1, x0:x1], 0, idx, out=out[..., y0:y1, x0:x1])
@@ -603,3 +758,78 @@ def mix_targets(y: Tensor, params: Optional[MixParams], n_classes: int, *, smoot
     if smoothing:
         dense = dense * (1.0 - smoothing) + smoothing / n_classes
     return dense
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Applying a draw given as tensors: one graph for every draw, for torch.compile and CUDA graphs.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def apply_tensors(X: Tensor, draw: DrawTensors) -> Tensor:
+    """The pixels of a draw given as :class:`DrawTensors`: :func:`apply`'s result, out of place, with no shape or
+    branch that depends on the draw, so ``torch.compile(fullgraph=True)`` and CUDA graphs take it whole.
+
+    The box is a mask of ``arange`` comparisons and the partner's pixels go in with ``torch.where``; the blend is
+    :func:`blend`'s formula with tensor weights. The result equals :func:`apply` bit for bit for every shared draw
+    and per-sample CutMix, in eager mode and under the ``'eager'`` and ``'aot_eager'`` backends (the same aten
+    kernels); a per-sample draw that both boxes and blends may differ in the sign of a zero inside a box (the eager
+    path lerps there with weight 1). A code-generating backend (inductor) may reorder the blend's float arithmetic:
+    CutMix stays bit exact (copies only), MixUp agrees to float rounding.
+    """
+    img_h, img_w = X.shape[-2], X.shape[-1]
+    partner = X.index_select(0, draw.indices)
+    b = draw.boxes
+    rows = torch.arange(img_h, device=X.device)
+    cols = torch.arange(img_w, device=X.device)
+    in_rows = (rows >= b[:, 0:1]) & (rows < b[:, 2:3])
+    inside = in_rows.unsqueeze(2) & ((cols >= b[:, 1:2]) & (cols < b[:, 3:4])).unsqueeze(1)
+    own_w, other_w = draw.pixel_weights.unbind(1)
+    if X.dtype in (torch.float32, torch.float64):
+        mixed = torch.lerp(X, partner, _per_sample(other_w.to(X.dtype), X))
+    else:
+        mixed = (X.float() * _per_sample(own_w.float(), X)).add_(partner.float() * _per_sample(other_w.float(), X))
+        if not X.dtype.is_floating_point:
+            mixed = mixed.round_().clamp_(*_INT_RANGE[X.dtype])
+        mixed = mixed.to(X.dtype)
+    kept = torch.where(_per_sample(draw.blended, X), mixed, X)
+    return torch.where(_per_sample(inside, X), partner, kept)
+
+
+#: ``torch.iinfo`` ranges, looked up once so compiled code reads constants.
+_INT_RANGE = {dtype: (torch.iinfo(dtype).min, torch.iinfo(dtype).max)
+              for dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)}
+
+
+def mix_targets_tensors(y: Tensor, draw: DrawTensors, n_classes: int, *, smoothing: float = 0.0,
+                        dtype: Optional[torch.dtype] = None) -> Tensor:
+    """:func:`mix_targets` for a draw given as :class:`DrawTensors`: the same targets, bit for bit."""
+    if y.ndim == 1:
+        dense = torch.zeros(y.shape[0], n_classes, dtype=dtype or torch.float32, device=y.device)
+        dense.scatter_(1, y.long().unsqueeze(1), 1.0)
+    else:
+        dense = y if y.dtype.is_floating_point else y.to(dtype or torch.float32)
+    w = draw.label_weights.to(dense.dtype)
+    dense = dense * w[:, 0:1] + dense.index_select(0, draw.indices) * w[:, 1:2]
+    if smoothing:
+        dense = dense * (1.0 - smoothing) + smoothing / n_classes
+    return dense
+
+
+def mix_step(X: Tensor, y: Tensor, draw: DrawTensors, n_classes: int, *,
+             smoothing: float = 0.0) -> tuple[Tensor, Tensor]:
+    """Mixed pixels and dense targets for a draw given as tensors: the part of a step to compile.
+
+    Draw on the host as usual (the generator is the reproducibility contract), convert with
+    :meth:`MixParams.as_tensors` (:meth:`DrawTensors.identity` for an unmixed batch), and call a compiled
+    ``mix_step``: every draw of a batch shape, CutMix or MixUp, runs the one graph.
+
+    Example:
+        >>> from composer_cutmix.mixer import Mixer
+        >>> mixer = Mixer(mixup_alpha=0.8, cutmix_alpha=1.0, num_classes=10, generator=torch.Generator().manual_seed(0))
+        >>> step = torch.compile(mix_step, backend='eager', fullgraph=True)
+        >>> X, y = torch.rand(4, 3, 8, 8), torch.arange(4)
+        >>> Xm, ym = step(X, y, mixer.draw_tensors(4, 8, 8), 10, smoothing=0.1)
+        >>> tuple(Xm.shape), tuple(ym.shape)
+        ((4, 3, 8, 8), (4, 10))
+    """
+    return apply_tensors(X, draw), mix_targets_tensors(y, draw, n_classes, smoothing=smoothing)

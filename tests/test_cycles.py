@@ -1,0 +1,93 @@
+"""In-place mixing on the CPU along the permutation's cycles: the same pixels, bit for bit, as the gather path."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from composer_cutmix import mixing
+from composer_cutmix.mixing import MixParams, apply
+
+DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.uint8, torch.int16]
+
+PERMS = {  # name -> (n, permutation)
+    'one': (1, [0]),
+    'swap': (2, [1, 0]),
+    'fixed2': (2, [0, 1]),
+    'cycles_and_fixed': (7, [2, 1, 4, 5, 0, 3, 6]),  # (0 2 4) (3 5), fixed 1 and 6
+    'one_cycle': (5, [1, 2, 3, 4, 0]),
+}
+
+
+@pytest.fixture
+def walks(monkeypatch):
+    """Every in-place CPU call walks the cycles (threshold 0); the list records each walk, so a test sees it ran."""
+    calls = []
+    real = mixing._walk_cycles
+
+    def spy(*args, **kwargs):
+        calls.append(args[1].tolist())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mixing, 'CYCLE_MIN_BYTES', 0)
+    monkeypatch.setattr(mixing, '_walk_cycles', spy)
+    return calls
+
+
+def batch(n: int, dtype: torch.dtype, channels_last: bool) -> torch.Tensor:
+    g = torch.Generator().manual_seed(n)
+    if dtype.is_floating_point:
+        X = torch.randn(n, 3, 5, 7, generator=g, dtype=torch.float64).mul_(100).to(dtype)
+        X.view(-1)[::11] = -0.0  # signed zeros must survive where a sample is kept
+    else:
+        info = torch.iinfo(dtype)
+        X = torch.randint(info.min, info.max + 1, (n, 3, 5, 7), generator=g, dtype=dtype)
+    return X.contiguous(memory_format=torch.channels_last) if channels_last else X
+
+
+@pytest.mark.parametrize('channels_last', [False, True], ids=['contiguous', 'channels_last'])
+@pytest.mark.parametrize('dtype', DTYPES, ids=str)
+@pytest.mark.parametrize('perm', list(PERMS))
+def test_inplace_by_cycles_is_bit_exact(walks, perm, dtype, channels_last):
+    n, order = PERMS[perm]
+    indices = torch.tensor(order)
+    X = batch(n, dtype, channels_last)
+    draws = [MixParams('mixup', indices, lam, blend=lam) for lam in (0.0, 0.3, 0.5, 0.77, 1.0)]
+    draws += [MixParams('cutmix', indices, 0.5, box) for box in [(1, 2, 4, 6), (0, 0, 5, 7), (2, 3, 2, 6)]]
+    for p in draws:
+        expected = apply(X, p)  # out of place: the gather path, untouched by the cycle walk
+        got = X.clone(memory_format=torch.preserve_format)
+        assert apply(got, p, inplace=True) is got
+        assert torch.equal(got, expected), (p.op, p.lam, p.bbox)
+        assert got.is_contiguous(memory_format=torch.channels_last) == channels_last
+    boxed = sum(1 for p in draws if p.op == 'cutmix' and p.bbox[2] > p.bbox[0] and p.bbox[3] > p.bbox[1])
+    assert len(walks) == 5 + boxed  # the empty box touches nothing; every other draw walked the cycles
+
+
+def test_default_threshold_walks_large_samples_only(monkeypatch):
+    calls = []
+    real = mixing._walk_cycles
+    monkeypatch.setattr(mixing, '_walk_cycles', lambda *a, **k: (calls.append(1), real(*a, **k)))
+    idx = torch.tensor([1, 0])
+    big = torch.rand(2, 3, 224, 224)  # 588 KiB a sample, a 147 KiB box: both walk
+    small = torch.rand(2, 3, 32, 32)  # 12 KiB a sample: gathered as before
+    for X in (big, small):
+        h, w = X.shape[-2:]
+        apply(X, MixParams('mixup', idx, 0.6, blend=0.6), inplace=True)
+        apply(X, MixParams('cutmix', idx, 0.75, (0, 0, h // 2, w // 2)), inplace=True)
+        apply(X.to(torch.uint8), MixParams('mixup', idx, 0.6, blend=0.6), inplace=True)
+    assert len(calls) == 3  # big float32 MixUp and CutMix, big uint8 MixUp (147 KiB a sample); nothing small
+
+
+def test_cutmix_walks_mid_sized_boxes_in_a_large_batch(monkeypatch):
+    calls = []
+    real = mixing._walk_cycles
+    monkeypatch.setattr(mixing, '_walk_cycles', lambda *a, **k: (calls.append(1), real(*a, **k)))
+    X = torch.randint(0, 256, (4, 3, 224, 224), dtype=torch.uint8)
+    p = MixParams('cutmix', torch.tensor([3, 2, 0, 1]), 0.75, (0, 0, 112, 112))  # 37 KiB boxes, 147 KiB in all
+    expected = apply(X, p)
+    assert torch.equal(apply(X.clone(), p, inplace=True), expected)
+    assert not calls  # below the 8 MiB of boxes: gathered
+    monkeypatch.setattr(mixing, 'CYCLE_MIN_BOX_BATCH_BYTES', 100 * 1024)
+    assert torch.equal(apply(X.clone(), p, inplace=True), expected)
+    assert len(calls) == 1
