@@ -26,10 +26,13 @@ if os.environ.get('PYTEST_XDIST_WORKER'):  # `make test` runs two workers on two
     torch.set_num_threads(1)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the node ids
 def pytest_collection_modifyitems(config, items):
-    for item in items:  # under xdist (--dist loadgroup) the session's one GPU-check dry run stays on one worker
-        if 'gpu_check_dry' in getattr(item, 'fixturenames', ()):
-            item.add_marker(pytest.mark.xdist_group('gpu_check_dry'))
+    # Under xdist (--dist loadgroup) a file's tests stay on one worker, so a module fixture (a 2-process run, the
+    # examples' runs) runs once, and the tests of the session's one GPU-check dry run share one worker too.
+    for item in items:
+        dry = 'gpu_check_dry' in getattr(item, 'fixturenames', ())
+        item.add_marker(pytest.mark.xdist_group('gpu_check_dry' if dry else item.location[0]))
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason='needs a CUDA device (gpu marker)')
@@ -152,10 +155,24 @@ class DryRun:
 def gpu_check_dry(tmp_path_factory) -> DryRun:
     """``make gpu-check DRY=1`` once for the session: ``tests/test_gpu_check.py`` checks the check, and
     ``tests/test_benchmarks.py`` reads the tables of the benchmarks it ran (``--tiny``, ``--threads 1``) instead of
-    running them again."""
-    out_dir = tmp_path_factory.mktemp('gpu_check_dry')
-    venv = Path(sys.executable).parents[1]  # the Makefile's VENV: the interpreter running the suite, no install
-    proc = subprocess.run(['make', '--no-print-directory', 'gpu-check', 'DRY=1', f'VENV={venv}',
-                           f'ARGS=--out-dir {out_dir}'], cwd=Path(__file__).resolve().parents[1], capture_output=True,
-                          text=True, timeout=DRY_TIMEOUT_S)
+    running them again. Under xdist its tests share a group (one worker); should they not, a lock in the session's
+    shared temporary folder still makes the first worker run it and the others read its result."""
+    import json
+
+    from filelock import FileLock  # a dependency of torch
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get('PYTEST_XDIST_WORKER') else base  # pytest-N/, common to the workers
+    out_dir, record = shared / 'gpu_check_dry', shared / 'gpu_check_dry.json'
+    with FileLock(str(shared / 'gpu_check_dry.lock')):
+        if not record.exists():
+            out_dir.mkdir(exist_ok=True)
+            venv = Path(sys.executable).parents[1]  # the Makefile's VENV: the interpreter running the suite
+            proc = subprocess.run(['make', '--no-print-directory', 'gpu-check', 'DRY=1', f'VENV={venv}',
+                                   f'ARGS=--out-dir {out_dir}'], cwd=Path(__file__).resolve().parents[1],
+                                  capture_output=True, text=True, timeout=DRY_TIMEOUT_S)
+            record.write_text(json.dumps({'args': proc.args, 'returncode': proc.returncode, 'stdout': proc.stdout,
+                                          'stderr': proc.stderr}))
+        done = json.loads(record.read_text())
+    proc = subprocess.CompletedProcess(done['args'], done['returncode'], done['stdout'], done['stderr'])
     return DryRun(proc, out_dir, out_dir / 'gpu_check_work')
