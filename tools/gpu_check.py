@@ -13,7 +13,8 @@ On the GPU machine (``docs/gpu_check.md`` says how to get there with the device 
 2. records the machine: GPU, driver, torch, CUDA, whether Composer imports next to this torch, and which version
    pins of the installed wheels the image does not meet;
 3. runs ``pytest -m gpu`` (``tests/test_gpu.py``: placement, no host-device sync in our per-step work, amp_bf16,
-   CUDA-vs-CPU pixel parity, uint8, channels_last), and a probe of the functional path that needs no Composer;
+   CUDA-vs-CPU pixel parity, uint8, channels_last; ``tests/test_compile.py``: a mixing step captured in a CUDA
+   graph), and a probe of the functional path that needs no Composer;
 4. ``mix_speed.py --device cuda``: one CutMix and one MixUp step against Composer, timm, torchvision, kornia and
    the floors, float32, bfloat16 and uint8;
 5. ``train_overhead.py --device cuda``: ResNet-50, batch 256, amp_bf16, channels_last: the mixing cost as a share of
@@ -472,8 +473,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             cmd = [python, '-m', 'pytest', 'tests/test_gpu.py']
             what = 'tests/test_gpu.py on the CPU (COMPOSER_CUTMIX_GPU_TESTS_ON=cpu)'
         else:
-            cmd = [python, '-m', 'pytest', '-m', 'gpu', 'tests/test_gpu.py']
-            what = 'pytest -m gpu'
+            cmd = [python, '-m', 'pytest', '-m', 'gpu', 'tests/test_gpu.py', 'tests/test_compile.py']
+            what = 'pytest -m gpu (with the CUDA-graph capture of a mixing step)'
         cmd += ['-q', '-rfE', '-p', 'no:cacheprovider', f'--junitxml={junit}', '-o', 'junit_logging=system-out']
         step = run_step('tests', cmd, min(LIMITS['tests'], max(30, left() - 200)), log, test_env)
         step['what'] = what
