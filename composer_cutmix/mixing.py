@@ -606,13 +606,21 @@ def _walk_cycles(X: Tensor, indices: Tensor, step: Callable[[Tensor, Tensor], ob
 CYCLE_MIN_BOX_BATCH_BYTES = 8 * 1024 * 1024
 
 
-def _walks_cycles(X: Tensor, inplace: bool, *, boxes: bool = False) -> bool:
+def _walks_cycles(X: Tensor, *, boxes: bool = False) -> bool:
     """Whether an in-place op on ``X`` (a batch, or with ``boxes`` the box view of one) walks the permutation's
     cycles."""
-    if not inplace or X.device.type != 'cpu':
+    if X.device.type != 'cpu':
         return False
     part = X[0].numel() * X.element_size()
     return part >= CYCLE_MIN_BYTES or (boxes and part >= 16 * 1024 and part * X.shape[0] >= CYCLE_MIN_BOX_BATCH_BYTES)
+
+
+def _rounded_for(out: Tensor, dtype: torch.dtype) -> Tensor:
+    """A float32 blend ready to be cast back to ``dtype``: integers rounded to the nearest value and clamped."""
+    if not dtype.is_floating_point:
+        info = torch.iinfo(dtype)
+        out.round_().clamp_(info.min, info.max)
+    return out
 
 
 def _blend_float32(dst: Tensor, src: Tensor, lam: float, own: Tensor, other: Tensor) -> None:
@@ -623,11 +631,7 @@ def _blend_float32(dst: Tensor, src: Tensor, lam: float, own: Tensor, other: Ten
     """
     own.copy_(dst).mul_(lam)
     other.copy_(src).mul_(1 - lam)
-    own.add_(other)
-    if not dst.dtype.is_floating_point:
-        info = torch.iinfo(dst.dtype)
-        own.round_().clamp_(info.min, info.max)
-    dst.copy_(own)
+    dst.copy_(_rounded_for(own.add_(other), dst.dtype))
 
 
 def blend(X: Tensor, indices: Tensor, lam: Union[float, Tensor], *, inplace: bool = False) -> Tensor:
@@ -643,7 +647,7 @@ def blend(X: Tensor, indices: Tensor, lam: Union[float, Tensor], *, inplace: boo
     sample by sample along the permutation's cycles instead: no gathered copy of the batch (nor float32 copies of a
     uint8 one), one sample's buffers, and the same result bit for bit.
     """
-    if inplace and not isinstance(lam, Tensor) and _walks_cycles(X, inplace):
+    if inplace and not isinstance(lam, Tensor) and _walks_cycles(X):
         if X.dtype in (torch.float32, torch.float64):
             weight = 1.0 - lam
             _walk_cycles(X, indices, lambda dst, src: dst.lerp_(src, weight), fixed_points=True)
@@ -665,10 +669,7 @@ def blend(X: Tensor, indices: Tensor, lam: Union[float, Tensor], *, inplace: boo
     Xf = X.to(torch.float32, memory_format=torch.preserve_format)
     lam = lam.float() if isinstance(lam, Tensor) else lam
     partner = Xf.index_select(0, idx).mul_(1 - lam)
-    out = Xf.mul_(lam).add_(partner)
-    if not X.dtype.is_floating_point:
-        info = torch.iinfo(X.dtype)
-        out = out.round_().clamp_(info.min, info.max)
+    out = _rounded_for(Xf.mul_(lam).add_(partner), X.dtype)
     if inplace:
         return X.copy_(out)
     return out.to(X.dtype, memory_format=torch.preserve_format)
@@ -691,7 +692,7 @@ def _paste(X: Tensor, p: MixParams, inplace: bool) -> Tensor:
         return X if inplace else X.clone(memory_format=torch.preserve_format)
     if inplace:
         box = X[..., y0:y1, x0:x1]
-        if _walks_cycles(box, inplace, boxes=True):
+        if _walks_cycles(box, boxes=True):
             _walk_cycles(box, p.indices, Tensor.copy_, fixed_points=False)
         else:  # the permutation reads boxes about to be overwritten: gather them first, then write back
             box.copy_(box.index_select(0, idx))
