@@ -79,6 +79,7 @@ TARGET_SPEEDUP_VS_COMPOSER = 5.0  # CutMix in place: at least 5x faster than Com
 TARGET_OOP_VS_CLONE = 1.2  # CutMix out of place: at most 1.2x a plain clone()
 TARGET_MIXUP_VS_FLOOR = 1.3  # MixUp in place: at most 1.3x gather + in-place lerp
 TARGET_MIXUP_SPEEDUP = 2.0  # MixUp in place: at least 2x faster than Composer's, ImageNet shape
+TARGET_VS_CYCLE = 1.3  # CPU, in place, 224x224 batches: at most 1.3x the walk along the permutation's cycles
 MIXUP_LAM = 0.7  # the pinned weight of each sample's own image
 
 # Estimated bytes read + written, in units of F (the whole batch), B (the box of the batch), M (a bool mask the
@@ -144,7 +145,7 @@ MIXUP_LABELS = {
     'floor_mix': 'floor: gather + in-place lerp',
     'floor_gather': 'floor: gather the permuted batch',
     'floor_clone': 'floor: X.clone()',
-    'floor_cycle': 'floor: lerp by cycles (1 sample)',
+    'floor_cycle': 'floor: blend by cycles (1 sample)',
 }
 
 
@@ -219,8 +220,14 @@ def centred_box(img_h: int, img_w: int) -> tuple[int, int, int, int]:
     return y0, x0, y0 + bh, x0 + bw
 
 
+#: ``--no-peers``: measure ours and the floors only (the CPU-floor targets need nothing else, in a fraction of the time).
+PEERS = {'on': True}
+
+
 def _peer(name: str, make: Callable[[], Any]) -> Any:
     """``make()``, or the reason it failed (an import error, a version that lacks the class) as the skip note."""
+    if not PEERS['on']:
+        return 'not measured (--no-peers)'
     try:
         return make()
     except Exception as e:  # a peer that will not import next to this torch is skipped, not fatal
@@ -383,14 +390,25 @@ def build_mixup_methods(case: Case, y: Tensor, lam: float, idx: Tensor) -> dict[
         # The least an in-place MixUp does: gather the permuted batch once, then one lerp into X.
         return X.lerp_(X.index_select(0, idx_dev), 1.0 - lam)
 
-    def floor_cycle(X):
-        return by_cycles(idx, X, lambda dst, src: dst.lerp_(src, 1.0 - lam))
-
     lerps = case.torch_dtype.is_floating_point
+
+    def floor_cycle(X):
+        if lerps:
+            return by_cycles(idx, X, lambda dst, src: dst.lerp_(src, 1.0 - lam))
+        # Integer images: each step blends one sample in float32 (two one-sample buffers) and rounds it back, the
+        # least any exact integer MixUp does per sample.
+        own, other = torch.empty_like(X[0], dtype=torch.float32), torch.empty_like(X[0], dtype=torch.float32)
+
+        def step(dst, src):
+            own.copy_(dst).mul_(lam)
+            other.copy_(src).mul_(1 - lam)
+            dst.copy_(own.add_(other).round_().clamp_(0, 255))
+        return by_cycles(idx, X, step)
+
     methods['floor_mix'] = floor_mix if lerps else 'lerp takes floating-point tensors only'
     methods['floor_gather'] = lambda X: X.index_select(0, idx_dev)
     methods['floor_clone'] = lambda X: X.clone()
-    methods['floor_cycle'] = floor_cycle if lerps else 'lerp takes floating-point tensors only'
+    methods['floor_cycle'] = floor_cycle if case.device == 'cpu' else 'a Python loop over samples; CPU only'
     return methods
 
 
@@ -591,7 +609,9 @@ def run_case(case: Case, tries: int = 5) -> tuple[list[Row], dict[str, Any]]:
         same_targets = bool(torch.allclose(outputs['ours_oop_targets'], outputs['composer_targets']))
     facts = {'op': case.op, 'bbox': bbox, 'lam': MIXUP_LAM if case.op == 'mixup' else None, 'floor': floor,
              'box_bytes': B, 'batch_bytes': F, 'targets_bytes': T, 'same_pixels': same,
-             'composer_pixels': composer_pixels, 'same_targets': same_targets}
+             'composer_pixels': composer_pixels, 'same_targets': same_targets,
+             'cycle_pixels': (torch.equal(outputs['ours_inplace'], outputs['floor_cycle'])
+                              if {'ours_inplace', 'floor_cycle'} <= outputs.keys() else None)}
     return rows, facts
 
 
@@ -669,6 +689,12 @@ def check_targets(results: list[tuple[Case, list[Row], dict[str, Any]]]) -> tupl
     for case, rows, facts in results:
         r = {row.key: row for row in rows}
         ours, oop, clone, comp = r['ours_inplace'], r['ours_oop'], r['floor_clone'], r['composer']
+        cycle = r['floor_cycle']
+        if case.device == 'cpu' and case.shape[-2:] == (224, 224) and ours.median_ms and cycle.median_ms:
+            ratio = ours.median_ms / cycle.median_ms
+            add(case, f'in place <= {TARGET_VS_CYCLE}x cycle-walk floor', ratio <= TARGET_VS_CYCLE,
+                f'{ratio:.2f}x ({ours.median_ms:.3f} vs {cycle.median_ms:.3f} ms), same pixels: '
+                f'{_YES[facts["cycle_pixels"]]}')
         if case.op == 'mixup':
             _mixup_targets(case, r, facts, add)
             continue
@@ -729,12 +755,14 @@ def _mixup_targets(case: Case, r: dict[str, Row], facts: dict[str, Any], add: Ca
 
 SHAPES = {  # name -> (shape, classes)
     'imagenet': ((256, 3, 224, 224), 1000),
+    'imagenet128': ((128, 3, 224, 224), 1000),
     'cifar': ((512, 3, 32, 32), 10),
 }
+DEFAULT_SHAPES = ('imagenet', 'cifar')
 
 
 def make_cases(devices: list[str], ops: list[str], size: str = 'full', dtypes: Optional[list[str]] = None,
-               repeats: Optional[int] = None) -> list[Case]:
+               repeats: Optional[int] = None, shapes: Optional[list[str]] = None) -> list[Case]:
     """The tables to measure. ``size``: ``'full'`` (the shapes above), ``'quick'`` (an ImageNet batch of 32, few
     repetitions) or ``'tiny'`` (a few KB per batch, two repetitions: the GPU check's dry run)."""
     cases = []
@@ -742,15 +770,16 @@ def make_cases(devices: list[str], ops: list[str], size: str = 'full', dtypes: O
         default = ['float32', 'uint8'] if device == 'cpu' else ['float32', 'bfloat16', 'uint8']
         for op in ops:
             for dtype in dtypes or default:
-                for name, (shape, classes) in SHAPES.items():
+                for name in shapes or DEFAULT_SHAPES:
+                    (shape, classes), large = SHAPES[name], name.startswith('imagenet')
                     if size == 'tiny':
-                        shape, reps, warm = ((8, 3, 24, 24) if name == 'imagenet' else (16, 3, 8, 8)), 2, 0
+                        shape, reps, warm = ((8, 3, 24, 24) if large else (16, 3, 8, 8)), 2, 0
                     elif size == 'quick':
-                        shape = (32, 3, 224, 224) if name == 'imagenet' else shape
-                        reps, warm = (3, 0) if name == 'imagenet' else (5, 1)
+                        shape = (32, 3, 224, 224) if large else shape
+                        reps, warm = (3, 0) if large else (5, 1)
                     else:
                         reps = 15 if device == 'cpu' else 30
-                        reps, warm = (reps, 3) if name == 'imagenet' else (4 * reps, 5)
+                        reps, warm = (reps, 3) if large else (4 * reps, 5)
                     cases.append(Case(name, shape, dtype, device, classes, repeats=repeats or reps, warmup=warm,
                                       op=op))
     return cases
@@ -765,6 +794,11 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                    help="'all' (default) is the CPU plus CUDA when present")
     p.add_argument('--dtypes', help='comma-separated dtypes (default: float32,uint8 on the CPU, float32,bfloat16,'
                                     'uint8 on CUDA)')
+    p.add_argument('--shapes', default=','.join(DEFAULT_SHAPES),
+                   help=f'comma-separated batch shapes among {", ".join(SHAPES)} (default: %(default)s; '
+                        f'imagenet128 is (128, 3, 224, 224))')
+    p.add_argument('--no-peers', action='store_true',
+                   help="ours and the floors only (no Composer, timm, torchvision, kornia)")
     p.add_argument('--repeats', type=positive_int, help='timed repetitions per table (overrides the defaults)')
     p.add_argument('--tries', type=positive_int,
                    help='CPU: runs of a call during which other processes took the CPU, the last kept (default 5; '
@@ -784,6 +818,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     devices = devices[args.device]
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    PEERS['on'] = not args.no_peers
     ops = list(OPS) if args.op == 'all' else [args.op]
     size = 'tiny' if args.tiny else ('quick' if args.quick else 'full')
     print(' and '.join(o.replace('cutmix', 'CutMix').replace('mixup', 'MixUp') for o in ops)
@@ -800,7 +835,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     load = OtherLoad()
     results = []
     dtypes = args.dtypes.split(',') if args.dtypes else None
-    for case in make_cases(devices, ops, size, dtypes, args.repeats):
+    shapes = args.shapes.split(',')
+    unknown = sorted(set(shapes) - set(SHAPES))
+    if unknown:
+        print(f'--shapes: unknown {", ".join(unknown)}; choose among {", ".join(SHAPES)}.', file=sys.stderr)
+        return 2
+    for case in make_cases(devices, ops, size, dtypes, args.repeats, shapes):
         rows, facts = run_case(case, tries=args.tries or (2 if size != 'full' else 5))
         for line in format_table(case, rows, facts):
             print(line)
