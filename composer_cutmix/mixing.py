@@ -84,7 +84,7 @@ class MixParams:
         mask: FMix: ``(H, W)`` bool CPU tensor, shared by the batch and its channels, True where an image keeps its
             own pixel; None for the other ops.
         interpolation: ResizeMix: the ``F.interpolate`` mode that shrinks the partner (one of
-            :data:`INTERPOLATIONS`); None for the other ops.
+            :data:`INTERPOLATIONS`; None reads as ``'bilinear'``); None for the other ops.
 
     Example:
         >>> p = draw_mixup(4, 0.2, generator=torch.Generator().manual_seed(0))
@@ -883,7 +883,7 @@ def _resize_paste(X: Tensor, p: MixParams, inplace: bool) -> Tensor:
     y0, x0, y1, x1 = p.bbox
     if y1 <= y0 or x1 <= x0:
         return X if inplace else X.clone(memory_format=torch.preserve_format)
-    shrunk = resize_images(X, (y1 - y0, x1 - x0), p.interpolation)
+    shrunk = resize_images(X, (y1 - y0, x1 - x0), p.interpolation or 'bilinear')
     out = X if inplace else X.clone(memory_format=torch.preserve_format)
     out[..., y0:y1, x0:x1] = shrunk.index_select(0, to_device(p.indices, X.device))
     return out
