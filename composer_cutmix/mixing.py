@@ -2,7 +2,8 @@
 
 Every mixer is a draw (what to mix with what, and how much) applied by one pipeline:
 
-* drawing, on the CPU from a ``torch.Generator``: :func:`draw_cutmix`, :func:`draw_mixup`, :func:`draw_minmax_cutmix`;
+* drawing, on the CPU from a ``torch.Generator``: :func:`draw_cutmix`, :func:`draw_mixup`, :func:`draw_minmax_cutmix`,
+  :func:`draw_resizemix`, :func:`draw_fmix`;
 * :func:`apply`: the pixels of any draw, on whatever device the batch lives, in place or not;
 * :func:`mix_targets`: the dense ``(N, num_classes)`` targets of any draw, smoothing included.
 
@@ -24,10 +25,12 @@ from typing import Callable, NamedTuple, Optional, Union
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
     'APPLY',
+    'INTERPOLATIONS',
     'BBox',
     'DrawTensors',
     'MixParams',
@@ -35,8 +38,10 @@ __all__ = [
     'apply',
     'apply_tensors',
     'draw_cutmix',
+    'draw_fmix',
     'draw_minmax_cutmix',
     'draw_mixup',
+    'draw_resizemix',
     'mix_step',
     'mix_targets',
     'mix_targets_tensors',
@@ -44,6 +49,8 @@ __all__ = [
 
 BBox = tuple[int, int, int, int]
 PLACEMENTS = ('center', 'uniform', 'inside')
+#: The ``F.interpolate`` modes ResizeMix takes (``align_corners=False`` for bilinear and bicubic).
+INTERPOLATIONS = ('nearest', 'bilinear', 'bicubic', 'area', 'nearest-exact')
 
 
 class MixingError(ValueError, TypeError):
@@ -59,16 +66,25 @@ class MixParams:
     """One draw of any mixer: the op, who is paired with whom, and how much of each sample stays its own.
 
     Sample ``i`` is mixed with sample ``indices[i]``. A shared draw (the papers' batch mode) holds a float ``lam``
-    and a tuple ``bbox``; a per-sample draw holds ``(N,)`` and ``(N, 4)`` tensors.
+    and a tuple ``bbox``; a per-sample draw holds ``(N,)`` and ``(N, 4)`` tensors. ResizeMix and FMix draws are
+    shared: ResizeMix has a tuple ``bbox`` (where the shrunken partner goes) and ``interpolation``; FMix has a
+    ``mask`` and no box.
 
     Attributes:
-        op: ``'cutmix'``, ``'mixup'``, or ``'mixup_cutmix'`` (a per-sample draw where each sample has its own op).
+        op: ``'cutmix'``, ``'mixup'``, ``'mixup_cutmix'`` (a per-sample draw where each sample has its own op),
+            ``'resizemix'`` (the box receives the whole partner image, resized to the box) or ``'fmix'`` (the
+            pixels outside ``mask`` take the partner's).
         indices: ``(N,)`` int64 permutation on the CPU.
         lam: the weight of each sample's own label (its partner's is ``1 - lam``): a float, or ``(N,)`` float32.
+            ResizeMix: ``1 - box area / image area``; FMix: the mask's mean.
         bbox: where the partner's pixels go: ``(y0, x0, y1, x1)``, half-open rows ``y0:y1`` and columns ``x0:x1``;
             or ``(N, 4)`` int64 rows (empty rows for samples without a box); None: no box.
         blend: the weight of each sample's own pixels outside the box (MixUp: ``lam``): a float or ``(N,)``
             float32; None keeps the own pixels as they are.
+        mask: FMix: ``(H, W)`` bool CPU tensor, shared by the batch and its channels, True where an image keeps its
+            own pixel; None for the other ops.
+        interpolation: ResizeMix: the ``F.interpolate`` mode that shrinks the partner (one of
+            :data:`INTERPOLATIONS`); None for the other ops.
 
     Example:
         >>> p = draw_mixup(4, 0.2, generator=torch.Generator().manual_seed(0))
@@ -81,6 +97,8 @@ class MixParams:
     lam: Union[float, Tensor]
     bbox: Union[None, BBox, Tensor] = None
     blend: Union[None, float, Tensor] = None
+    mask: Optional[Tensor] = None
+    interpolation: Optional[str] = None
 
     @property
     def per_sample(self) -> bool:
@@ -119,7 +137,15 @@ class MixParams:
         Every op and every draw of a batch shape gives tensors of the same shapes and dtypes, so a compiled step
         never specialises on a value. The complements (``1 - lam``) are computed here as the eager path computes
         them (in float64 for a shared draw, in float32 per sample), so both paths see the same weights.
+
+        Raises:
+            MixingError: for a ResizeMix or FMix draw: the compile-clean path covers CutMix and MixUp draws.
         """
+        if self.op not in ('cutmix', 'mixup', 'mixup_cutmix'):
+            raise MixingError(
+                f"the compile-clean path (as_tensors, mix_step) covers CutMix and MixUp draws, not {self.op!r}; apply "
+                f'a {self.op!r} draw with apply(X, params) and mix_targets(y, params, n_classes).',
+            )
         n = self.indices.shape[0]
         lam = self.lam.double() if self.per_sample else torch.full((n,), self.lam, dtype=torch.float64)
         lam_other = (1 - self.lam).double() if self.per_sample else torch.full((n,), 1.0 - self.lam,
@@ -410,6 +436,61 @@ def check_lam(lam: object, n: int, per_sample: bool = False) -> Union[float, Ten
     return float(lam)
 
 
+def check_scale(scale: object) -> tuple[float, float]:
+    """Returns ResizeMix's ``scale`` as ``(lo, hi)`` floats, or raises unless ``0 < lo <= hi <= 1``."""
+    if (isinstance(scale, (str, bytes)) or not isinstance(scale, (Sequence, np.ndarray)) or len(scale) != 2
+            or not all(is_number(v) for v in scale)):
+        raise MixingError(
+            f'scale must be a pair (lo, hi) of numbers, the range of the side ratio tau of the shrunken partner, '
+            f'e.g. (0.1, 0.8) as in the paper; got {scale!r}.',
+        )
+    lo, hi = float(scale[0]), float(scale[1])
+    if not 0.0 < lo <= hi <= 1.0:
+        raise MixingError(f'scale (lo, hi) must satisfy 0 < lo <= hi <= 1 (fractions of the image side), got {scale!r}.')
+    return lo, hi
+
+
+def check_interpolation(mode: object) -> str:
+    """Returns ResizeMix's ``interpolation``, or raises unless it is one of :data:`INTERPOLATIONS`."""
+    if not isinstance(mode, str) or mode not in INTERPOLATIONS:
+        raise MixingError(f'interpolation must be one of {INTERPOLATIONS} (an F.interpolate mode), got {mode!r}.')
+    return mode
+
+
+def check_decay_power(decay_power: object) -> float:
+    """Returns FMix's ``decay_power`` as a float, or raises unless it is a finite number ``> 0``."""
+    if not is_number(decay_power) or not math.isfinite(decay_power) or decay_power <= 0:
+        raise MixingError(
+            f'decay_power must be a finite number > 0 (the paper uses 3.0; larger gives smoother masks), got '
+            f'{decay_power!r}.',
+        )
+    return float(decay_power)
+
+
+def check_fmix_mask(mask: object, img_h: int, img_w: int) -> Tensor:
+    """Returns a given FMix ``mask`` as an ``(H, W)`` bool CPU tensor (True: the image keeps its own pixel).
+
+    Raises unless it is a bool, or 0/1 numeric, tensor (or numpy array) of shape ``(img_h, img_w)``.
+    """
+    if not isinstance(mask, (Tensor, np.ndarray)):
+        raise MixingError(f'mask must be an ({img_h}, {img_w}) bool or 0/1 tensor, got {type(mask).__name__}.')
+    m = torch.as_tensor(mask).detach()
+    if tuple(m.shape) != (img_h, img_w):
+        raise MixingError(
+            f'mask must have shape (H, W) = ({img_h}, {img_w}) to match the images (one mask for the batch), got '
+            f'{tuple(m.shape)}.',
+        )
+    if m.dtype.is_complex:
+        raise MixingError(f'mask must be bool or 0/1, got dtype {m.dtype}.')
+    m = m.to('cpu')
+    if m.dtype != torch.bool:
+        if not bool(((m == 0) | (m == 1)).all()):
+            bad = m[(m != 0) & (m != 1)][0].item()
+            raise MixingError(f'mask must hold only 0 and 1 (or be bool), found {bad!r}.')
+        m = m != 0
+    return m.contiguous()
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Drawing (on the CPU: a few numbers, no device work, no synchronisation). Arguments are trusted.
 # --------------------------------------------------------------------------------------------------------------
@@ -529,6 +610,71 @@ def draw_mixup(n: int, alpha: float = 0.2, *, per_sample: bool = False,
     lam = beta(alpha, n if per_sample else None, generator)
     lam = torch.from_numpy(lam).float() if per_sample else float(lam)
     return MixParams('mixup', torch.randperm(n, generator=generator), lam, blend=lam)
+
+
+def draw_resizemix(n: int, img_h: int, img_w: int, scale: tuple[float, float] = (0.1, 0.8), *,
+                   interpolation: str = 'bilinear', generator: Optional[torch.Generator] = None) -> MixParams:
+    """Draws ResizeMix, as in the paper: a side ratio ``tau ~ U(scale)``, a box placed whole, a permutation.
+
+    The box is ``h = max(1, floor(H * tau))`` by ``w = max(1, floor(W * tau))``, its corner ``(y0, x0)`` uniform
+    over every position where it fits whole (``y0`` in ``[0, H - h]``, ``x0`` in ``[0, W - w]``, both ends
+    included); ``lam = 1 - h * w / (H * W)``. :func:`apply` puts each image's partner, whole and resized to
+    ``(h, w)``, into the box. A batch of one has no partner: its draw has an empty box and ``lam = 1`` (it passes
+    through), though the generator advances as for any batch.
+
+    Example:
+        >>> p = draw_resizemix(8, 32, 32, generator=torch.Generator().manual_seed(0))
+        >>> y0, x0, y1, x1 = p.bbox
+        >>> p.op, p.lam == 1 - (y1 - y0) * (x1 - x0) / (32 * 32), 3 <= y1 - y0 <= 25
+        ('resizemix', True, True)
+    """
+    lo, hi = scale
+    tau = lo + (hi - lo) * float(torch.rand((), generator=generator, dtype=torch.float64))
+    h, w = max(1, math.floor(img_h * tau)), max(1, math.floor(img_w * tau))
+    y0, x0 = _place_inside(torch.tensor([h]), torch.tensor([w]), img_h, img_w, generator)[0, :2].tolist()
+    indices = torch.randperm(n, generator=generator)
+    if n == 1:
+        return MixParams('resizemix', indices, 1.0, (0, 0, 0, 0), interpolation=interpolation)
+    return MixParams('resizemix', indices, 1.0 - h * w / (img_h * img_w), (y0, x0, y0 + h, x0 + w),
+                     interpolation=interpolation)
+
+
+def low_freq_image(img_h: int, img_w: int, decay_power: float = 3.0,
+                   generator: Optional[torch.Generator] = None) -> Tensor:
+    """FMix's grey image: ``(H, W)`` float64 from a random complex Gaussian spectrum with a power-law decay.
+
+    Over the frequencies of a real 2-D FFT (``f = sqrt(fy**2 + fx**2)``, ``fy`` from ``fftfreq(H)``, ``fx`` from
+    ``rfftfreq(W)``), the real and imaginary parts are standard normal draws scaled by
+    ``1 / max(f, 1 / max(H, W)) ** decay_power``; ``irfft2`` brings the spectrum back to an ``(H, W)`` image.
+    """
+    fy = torch.fft.fftfreq(img_h, dtype=torch.float64).unsqueeze(1)
+    fx = torch.fft.rfftfreq(img_w, dtype=torch.float64)
+    freqs = torch.sqrt(fy * fy + fx * fx)
+    scale = freqs.clamp_min(1.0 / max(img_h, img_w)).pow_(-decay_power)
+    parts = torch.randn(2, *freqs.shape, generator=generator, dtype=torch.float64) * scale
+    return torch.fft.irfft2(torch.complex(parts[0], parts[1]), s=(img_h, img_w))
+
+
+def draw_fmix(n: int, img_h: int, img_w: int, alpha: float = 1.0, *, decay_power: float = 3.0,
+              generator: Optional[torch.Generator] = None) -> MixParams:
+    """Draws FMix, as in the paper: ``lam ~ Beta(alpha, alpha)``, a low-frequency binary mask, a permutation.
+
+    The ``round(lam * H * W)`` largest pixels of :func:`low_freq_image` are True (each image keeps its own pixel
+    there), the rest False (it takes its partner's). One mask for the batch and all channels; the returned ``lam``
+    is the mask's mean, the share of own pixels the targets give each image's own label.
+
+    Example:
+        >>> p = draw_fmix(8, 32, 32, generator=torch.Generator().manual_seed(0))
+        >>> p.op, tuple(p.mask.shape), p.lam == float(p.mask.float().mean())
+        ('fmix', (32, 32), True)
+    """
+    lam = float(beta(alpha, None, generator))
+    grey = low_freq_image(img_h, img_w, decay_power, generator).flatten()
+    keep = torch.argsort(grey, descending=True, stable=True)[:round(lam * img_h * img_w)]
+    mask = torch.zeros(img_h * img_w, dtype=torch.bool)
+    mask[keep] = True
+    mask = mask.view(img_h, img_w)
+    return MixParams('fmix', torch.randperm(n, generator=generator), float(mask.float().mean()), mask=mask)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -714,11 +860,56 @@ def _blend(X: Tensor, p: MixParams, inplace: bool) -> Tensor:
     return blend(X, p.indices, _per_sample(weight, X), inplace=inplace)
 
 
+def resize_images(X: Tensor, size: tuple[int, int], mode: str) -> Tensor:
+    """``X`` ``(N, ..., H, W)`` resized to ``(N, ..., h, w)`` with ``F.interpolate``, in ``X``'s dtype and layout.
+
+    Float32 and float64 are resized in their own precision; half precision and integer images in float32, then
+    cast back (integers rounded to the nearest value and clamped to their range). ``align_corners=False`` for the
+    modes that take it.
+    """
+    lead = X.shape[1:-2]
+    x = X if X.ndim == 4 else X.reshape(X.shape[0], -1, *X.shape[-2:])
+    x = x if x.dtype in (torch.float32, torch.float64) else x.to(torch.float32)
+    kwargs = {'align_corners': False} if mode in ('bilinear', 'bicubic') else {}
+    out = _rounded_for(F.interpolate(x, size=size, mode=mode, **kwargs), X.dtype).to(X.dtype)
+    return out if X.ndim == 4 else out.reshape(X.shape[0], *lead, *size)
+
+
+def _resize_paste(X: Tensor, p: MixParams, inplace: bool) -> Tensor:
+    """ResizeMix: the box of each image receives its partner, whole, resized to the box; the rest is kept bit for
+    bit. The whole batch is resized first and the resized partners gathered, so in place every partner is read
+    before any box is written (an image paired with itself gets a shrunken copy of itself)."""
+    y0, x0, y1, x1 = p.bbox
+    if y1 <= y0 or x1 <= x0:
+        return X if inplace else X.clone(memory_format=torch.preserve_format)
+    shrunk = resize_images(X, (y1 - y0, x1 - x0), p.interpolation)
+    out = X if inplace else X.clone(memory_format=torch.preserve_format)
+    out[..., y0:y1, x0:x1] = shrunk.index_select(0, to_device(p.indices, X.device))
+    return out
+
+
+def _mask_mix(X: Tensor, p: MixParams, inplace: bool) -> Tensor:
+    """FMix: where the mask is False each image takes its partner's pixel; the rest is kept bit for bit.
+
+    One gather of the permuted batch and one masked write; in place on the CPU (samples of at least
+    :data:`CYCLE_MIN_BYTES`) the masked write goes along the permutation's cycles instead, with one sample's buffer.
+    """
+    keep = to_device(p.mask, X.device)
+    if inplace and _walks_cycles(X):
+        _walk_cycles(X, p.indices, lambda dst, src: torch.where(keep, dst, src, out=dst), fixed_points=False)
+        return X
+    partner = torch.empty_like(X, memory_format=torch.preserve_format)
+    torch.index_select(X, 0, to_device(p.indices, X.device), out=partner)
+    return torch.where(keep, X, partner, out=X if inplace else partner)
+
+
 #: op -> the function that applies its draws: ``(X, params, inplace) -> X_mixed``.
 APPLY: dict[str, Callable[[Tensor, MixParams, bool], Tensor]] = {
     'cutmix': _paste,
     'mixup': _blend,
     'mixup_cutmix': _blend,
+    'resizemix': _resize_paste,
+    'fmix': _mask_mix,
 }
 
 

@@ -80,7 +80,8 @@ class MixedBatch:
     title: str = ''
 
 
-_OP_NAMES = {'cutmix': 'CutMix', 'mixup': 'MixUp', 'mixup_cutmix': 'MixUp/CutMix', 'none': 'unmixed'}
+_OP_NAMES = {'cutmix': 'CutMix', 'mixup': 'MixUp', 'mixup_cutmix': 'MixUp/CutMix', 'resizemix': 'ResizeMix',
+             'fmix': 'FMix', 'none': 'unmixed'}
 
 
 def describe(params: Optional[MixParams], n: int) -> tuple[Tensor, Tensor, Tensor, tuple[str, ...], str]:
@@ -92,6 +93,11 @@ def describe(params: Optional[MixParams], n: int) -> tuple[Tensor, Tensor, Tenso
     if params.per_sample:
         counts = ', '.join(f'{ops.count(op)} {_OP_NAMES[op]}' for op in ('cutmix', 'mixup', 'none') if op in ops)
         title = f'{name}, one draw per image ({counts}): mean lam = {float(lam.mean()):.2f}'
+    elif params.op == 'resizemix':
+        title = (f'{name}: each partner shrunk into the box (y0, x0, y1, x1) = {params.bbox}, own label weight '
+                 f'lam = {params.lam:.2f}')
+    elif params.op == 'fmix':
+        title = f'{name}: one mask for the batch, own pixels and own label weight lam = {params.lam:.2f}'
     elif params.bbox is not None:
         title = f'{name}: box (y0, x0, y1, x1) = {params.bbox}, own label weight lam = {params.lam:.2f}'
     else:
