@@ -1,5 +1,5 @@
-"""CutMix, MixUp, the MixUp/CutMix switch and RandomMix as Composer algorithms: thin routers from events onto the
-mixing core.
+"""CutMix, MixUp, the MixUp/CutMix switch, ResizeMix, FMix and RandomMix as Composer algorithms: thin routers from
+events onto the mixing core.
 
 Each algorithm holds a mixer (:mod:`composer_cutmix.mixer`: what to draw) and shares one contract, implemented once
 in :class:`MixingAlgorithm`:
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, Callable, Optional, Union
 
 import numpy as np
@@ -32,23 +33,29 @@ from torch import Tensor
 
 from composer_cutmix.loss import attach_dense_loss
 from composer_cutmix.metrics import DominantLabel, takes_hard_targets
-from composer_cutmix.mixer import BatchMixer, Mixer, RandomMixer
+from composer_cutmix.mixer import BatchMixer, DrawMixer, Mixer, RandomMixer
 from composer_cutmix.mixing import (
     MixingError,
     MixParams,
     apply,
     check_alpha,
+    check_decay_power,
     check_flag,
     check_input,
+    check_interpolation,
     check_mask_targets,
     check_n_classes,
     check_placement,
+    check_scale,
     check_targets,
+    draw_fmix,
+    draw_resizemix,
     mix_targets,
     to_device,
 )
 
-__all__ = ['CutMix', 'MixUp', 'MixUpCutMix', 'MixingAlgorithm', 'RandomMix', 'is_mixing_algorithm', 'model_num_classes']
+__all__ = ['CutMix', 'FMix', 'MixUp', 'MixUpCutMix', 'MixingAlgorithm', 'RandomMix', 'ResizeMix', 'is_mixing_algorithm',
+           'model_num_classes']
 
 log = logging.getLogger(__name__)
 
@@ -569,6 +576,95 @@ class MixUpCutMix(MixingAlgorithm):
                 **super()._repr_args()}
 
 
+class ResizeMix(MixingAlgorithm):
+    """`ResizeMix <https://arxiv.org/abs/2012.11101>`_: shrink each partner image whole and paste it into a box.
+
+    The same contract as :class:`CutMix`, with the paper's draw (:func:`~composer_cutmix.mixing.draw_resizemix`):
+    a side ratio ``tau ~ U(scale)``, a box of ``max(1, floor(H*tau))`` by ``max(1, floor(W*tau))`` placed uniformly
+    where it fits whole; the box receives the whole partner image resized to it, the rest of the image is kept.
+    Targets: own label ``1 - box area / image area``, the partner's the box's share. An image paired with itself
+    gets a shrunken copy of itself and keeps its one-hot target. ``last_params.op`` is ``'resizemix'``.
+
+    Args:
+        num_classes: number of classes; ``None`` (default) takes it from the model at INIT.
+        scale: ``(lo, hi)``, the range of the side ratio ``tau``, ``0 < lo <= hi <= 1``; the paper's ``(0.1, 0.8)``.
+        interpolation: the ``F.interpolate`` mode that shrinks the partner (``'bilinear'``, ``'nearest'``...).
+        prob, stop_at, input_key, target_key, log_params, check_loss: as for :class:`CutMix`.
+
+    Example:
+        >>> ResizeMix(num_classes=10, scale=(0.2, 0.6))
+        ResizeMix(num_classes=10, scale=(0.2, 0.6))
+    """
+
+    log_prefix = 'resizemix'
+
+    def __init__(
+        self,
+        num_classes: Optional[int] = None,
+        *,
+        scale: tuple[float, float] = (0.1, 0.8),
+        interpolation: str = 'bilinear',
+        prob: float = 1.0,
+        stop_at: Union[None, str, int, Time] = None,
+        input_key: Key = 0,
+        target_key: Key = 1,
+        log_params: bool = False,
+        check_loss: bool = True,
+    ) -> None:
+        self.scale, self.interpolation = check_scale(scale), check_interpolation(interpolation)
+        mixer = DrawMixer(partial(draw_resizemix, scale=self.scale, interpolation=self.interpolation), prob=prob)
+        super().__init__(mixer, num_classes, input_key=input_key, target_key=target_key, stop_at=stop_at,
+                         log_params=log_params, check_loss=check_loss)
+
+    def _repr_args(self) -> dict[str, tuple[Any, Any]]:
+        return {'scale': (self.scale, (0.1, 0.8)), 'interpolation': (self.interpolation, 'bilinear'),
+                **super()._repr_args()}
+
+
+class FMix(MixingAlgorithm):
+    """`FMix <https://arxiv.org/abs/2002.12047>`_: mix each image with its partner through a low-frequency mask.
+
+    The same contract as :class:`CutMix`, with the paper's draw (:func:`~composer_cutmix.mixing.draw_fmix`):
+    ``lam ~ Beta(alpha, alpha)``; the ``round(lam*H*W)`` brightest pixels of a random low-frequency grey image
+    (a power-law spectrum, ``decay_power``) form a binary mask, one for the batch and all channels; an image keeps
+    its own pixels where the mask is True and takes its partner's elsewhere. Targets: own label the mask's mean (in
+    pixels, exact), the partner's the rest. ``last_params.op`` is ``'fmix'`` and ``last_params.mask`` the mask.
+
+    Args:
+        num_classes: number of classes; ``None`` (default) takes it from the model at INIT.
+        alpha: ``Beta(alpha, alpha)`` concentration of the mask's mean; the paper's 1.0 draws it uniformly.
+        decay_power: how fast the spectrum decays with frequency; the paper's 3.0, larger gives smoother masks.
+        prob, stop_at, input_key, target_key, log_params, check_loss: as for :class:`CutMix`.
+
+    Example:
+        >>> FMix(num_classes=10, alpha=1.0, decay_power=4.0)
+        FMix(num_classes=10, alpha=1.0, decay_power=4.0)
+    """
+
+    log_prefix = 'fmix'
+
+    def __init__(
+        self,
+        num_classes: Optional[int] = None,
+        alpha: float = 1.0,
+        *,
+        decay_power: float = 3.0,
+        prob: float = 1.0,
+        stop_at: Union[None, str, int, Time] = None,
+        input_key: Key = 0,
+        target_key: Key = 1,
+        log_params: bool = False,
+        check_loss: bool = True,
+    ) -> None:
+        self.alpha, self.decay_power = check_alpha(alpha), check_decay_power(decay_power)
+        mixer = DrawMixer(partial(draw_fmix, alpha=self.alpha, decay_power=self.decay_power), prob=prob)
+        super().__init__(mixer, num_classes, input_key=input_key, target_key=target_key, stop_at=stop_at,
+                         log_params=log_params, check_loss=check_loss)
+
+    def _repr_args(self) -> dict[str, tuple[Any, Any]]:
+        return {'alpha': (self.alpha, None), 'decay_power': (self.decay_power, 3.0), **super()._repr_args()}
+
+
 #: what an op of :class:`RandomMix` leaves to RandomMix's own arguments: attribute -> the op's default.
 _SET_ON_RANDOM_MIX = {'stop_at': None, 'input_key': 0, 'target_key': 1, 'log_params': False, 'check_loss': True}
 #: what :class:`RandomMix` does not do (one op and one draw per batch, dense label targets): attribute -> default.
@@ -578,7 +674,8 @@ _NOT_IN_RANDOM_MIX = {'mode': 'batch', 'interpolate_loss': False, 'target_type':
 class RandomMix(MixingAlgorithm):
     """`RandomMix <https://arxiv.org/abs/2205.08728>`_: each batch is mixed by one op, picked at random with weights.
 
-    ``ops`` are this package's mixers, each with its own arguments (``CutMix(alpha=1.0)``, ``MixUp(alpha=0.8)``...);
+    ``ops`` are this package's mixers, each with its own arguments (``MixUp(alpha=0.8)``, ``CutMix(alpha=1.0)``,
+    ``ResizeMix()``, ``FMix()``, as in the paper);
     a batch goes to ``ops[i]`` with probability ``probs[i]`` and is left unmixed (one-hot targets, smoothed if
     asked) with the rest, ``1 - sum(probs)``. An op keeps its own ``prob``: a picked ``CutMix(prob=0.5)`` mixes half
     the batches it gets. ``last_params.op`` names the op a batch got (``'cutmix'``, ``'mixup'``...), and
@@ -592,8 +689,7 @@ class RandomMix(MixingAlgorithm):
     (one op and one draw per batch, dense label targets), is refused.
 
     Args:
-        ops: the mixers to pick from: :class:`CutMix`, :class:`MixUp` (and the other mixers of this package that
-            draw one op per batch).
+        ops: the mixers to pick from: :class:`CutMix`, :class:`MixUp`, :class:`ResizeMix`, :class:`FMix`.
         probs: each op's chance, ``>= 0``, summing to at most 1 (up to float rounding); None: equal chances summing
             to 1.
         num_classes: number of classes; ``None`` (default) takes the ops' (if any sets it), else the model's at INIT.
@@ -631,7 +727,6 @@ label_smoothing=0.1)
         mixer = RandomMixer([op.mixer for op in self.ops], probs, label_smoothing=label_smoothing)
         super().__init__(mixer, declared.pop() if declared else None, input_key=input_key, target_key=target_key,
                          stop_at=stop_at, log_params=log_params, check_loss=check_loss)
-        self._num_classes_arg = num_classes
 
     probs = property(lambda self: self.mixer.probs, doc="Each op's chance.")
 
@@ -674,4 +769,4 @@ def _check_ops(ops: Any) -> list[MixingAlgorithm]:
 
 
 #: the classes :class:`RandomMix` takes as ops.
-RANDOM_MIX_OPS: tuple[type[MixingAlgorithm], ...] = (CutMix, MixUp)
+RANDOM_MIX_OPS: tuple[type[MixingAlgorithm], ...] = (CutMix, MixUp, ResizeMix, FMix)
