@@ -3,7 +3,8 @@
 The mixing core imports only torch and numpy, so a plain-PyTorch user does not inherit Composer's torch pin:
 
 * :mod:`composer_cutmix.mixing`: one draw type (:class:`MixParams`) and the pipeline that applies any draw;
-* :mod:`composer_cutmix.functional`: :func:`cutmix_batch` and :func:`mixup_batch` for plain loops;
+* :mod:`composer_cutmix.functional`: :func:`cutmix_batch`, :func:`mixup_batch`, :func:`resizemix_batch` and
+  :func:`fmix_batch` for plain loops;
 * :mod:`composer_cutmix.mixer`: :class:`Mixer`, timm's ``Mixup`` call (``x, y = mixer(x, y)``).
 
 The Composer plugin sits on that core and is loaded on first use (it needs Composer and torchmetrics):
@@ -24,7 +25,7 @@ from typing import Any
 
 __version__ = '0.3.0'
 
-from composer_cutmix.functional import cutmix_batch, mixup_batch
+from composer_cutmix.functional import cutmix_batch, fmix_batch, mixup_batch, resizemix_batch
 from composer_cutmix.mixer import Mixer
 from composer_cutmix.mixing import MixingError, MixParams, apply, mix_targets
 
@@ -51,8 +52,10 @@ __all__ = [
     '__version__',
     'apply',
     'cutmix_batch',
+    'fmix_batch',
     'mix_targets',
     'mixup_batch',
+    'resizemix_batch',
     *_PLUGIN,
 ]
 

@@ -84,7 +84,7 @@ class MixParams:
         mask: FMix: ``(H, W)`` bool CPU tensor, shared by the batch and its channels, True where an image keeps its
             own pixel; None for the other ops.
         interpolation: ResizeMix: the ``F.interpolate`` mode that shrinks the partner (one of
-            :data:`INTERPOLATIONS`); None for the other ops.
+            :data:`INTERPOLATIONS`; None reads as ``'bilinear'``); None for the other ops.
 
     Example:
         >>> p = draw_mixup(4, 0.2, generator=torch.Generator().manual_seed(0))
@@ -629,9 +629,10 @@ def draw_resizemix(n: int, img_h: int, img_w: int, scale: tuple[float, float] = 
         ('resizemix', True, True)
     """
     lo, hi = scale
-    tau = lo + (hi - lo) * float(torch.rand((), generator=generator, dtype=torch.float64))
+    u_tau, u_y, u_x = torch.rand(3, generator=generator, dtype=torch.float64).tolist()
+    tau = lo + (hi - lo) * u_tau
     h, w = max(1, math.floor(img_h * tau)), max(1, math.floor(img_w * tau))
-    y0, x0 = _place_inside(torch.tensor([h]), torch.tensor([w]), img_h, img_w, generator)[0, :2].tolist()
+    y0, x0 = min(int(u_y * (img_h - h + 1)), img_h - h), min(int(u_x * (img_w - w + 1)), img_w - w)
     indices = torch.randperm(n, generator=generator)
     if n == 1:
         return MixParams('resizemix', indices, 1.0, (0, 0, 0, 0), interpolation=interpolation)
@@ -646,13 +647,13 @@ def low_freq_image(img_h: int, img_w: int, decay_power: float = 3.0,
     Over the frequencies of a real 2-D FFT (``f = sqrt(fy**2 + fx**2)``, ``fy`` from ``fftfreq(H)``, ``fx`` from
     ``rfftfreq(W)``), the real and imaginary parts are standard normal draws scaled by
     ``1 / max(f, 1 / max(H, W)) ** decay_power``; ``irfft2`` brings the spectrum back to an ``(H, W)`` image.
+    The draws come from ``generator``; the FFT is numpy's (single-threaded: on a busy CPU torch's threaded FFT of a
+    32x32 image took 1.5-15 ms, numpy's 0.25 ms; 2.4 ms against 6.5 ms at 224x224).
     """
-    fy = torch.fft.fftfreq(img_h, dtype=torch.float64).unsqueeze(1)
-    fx = torch.fft.rfftfreq(img_w, dtype=torch.float64)
-    freqs = torch.sqrt(fy * fy + fx * fx)
-    scale = freqs.clamp_min(1.0 / max(img_h, img_w)).pow_(-decay_power)
-    parts = torch.randn(2, *freqs.shape, generator=generator, dtype=torch.float64) * scale
-    return torch.fft.irfft2(torch.complex(parts[0], parts[1]), s=(img_h, img_w))
+    parts = torch.randn(2, img_h, img_w // 2 + 1, generator=generator, dtype=torch.float64).numpy()
+    fy, fx = np.fft.fftfreq(img_h)[:, None], np.fft.rfftfreq(img_w)[None, :]
+    scale = 1.0 / np.maximum(np.sqrt(fy * fy + fx * fx), 1.0 / max(img_h, img_w)) ** decay_power
+    return torch.from_numpy(np.fft.irfft2((parts[0] + 1j * parts[1]) * scale, s=(img_h, img_w)))
 
 
 def draw_fmix(n: int, img_h: int, img_w: int, alpha: float = 1.0, *, decay_power: float = 3.0,
@@ -882,7 +883,7 @@ def _resize_paste(X: Tensor, p: MixParams, inplace: bool) -> Tensor:
     y0, x0, y1, x1 = p.bbox
     if y1 <= y0 or x1 <= x0:
         return X if inplace else X.clone(memory_format=torch.preserve_format)
-    shrunk = resize_images(X, (y1 - y0, x1 - x0), p.interpolation)
+    shrunk = resize_images(X, (y1 - y0, x1 - x0), p.interpolation or 'bilinear')
     out = X if inplace else X.clone(memory_format=torch.preserve_format)
     out[..., y0:y1, x0:x1] = shrunk.index_select(0, to_device(p.indices, X.device))
     return out

@@ -54,6 +54,9 @@ def test_inplace_by_cycles_is_bit_exact(walks, perm, dtype, channels_last):
     X = batch(n, dtype, channels_last)
     draws = [MixParams('mixup', indices, lam, blend=lam) for lam in (0.0, 0.3, 0.5, 0.77, 1.0)]
     draws += [MixParams('cutmix', indices, 0.5, box) for box in [(1, 2, 4, 6), (0, 0, 5, 7), (2, 3, 2, 6)]]
+    blob = torch.zeros(5, 7, dtype=torch.bool)
+    blob[1:4, 2:6] = True
+    draws += [MixParams('fmix', indices, float(m.float().mean()), mask=m) for m in (blob, ~blob)]
     for p in draws:
         expected = apply(X, p)  # out of place: the gather path, untouched by the cycle walk
         got = X.clone(memory_format=torch.preserve_format)
@@ -61,7 +64,8 @@ def test_inplace_by_cycles_is_bit_exact(walks, perm, dtype, channels_last):
         assert torch.equal(got, expected), (p.op, p.lam, p.bbox)
         assert got.is_contiguous(memory_format=torch.channels_last) == channels_last
     boxed = sum(1 for p in draws if p.op == 'cutmix' and p.bbox[2] > p.bbox[0] and p.bbox[3] > p.bbox[1])
-    assert len(walks) == 5 + boxed  # the empty box touches nothing; every other draw walked the cycles
+    fmix = sum(1 for p in draws if p.op == 'fmix')
+    assert len(walks) == 5 + boxed + fmix  # the empty box touches nothing; every other draw walked the cycles
 
 
 def test_default_threshold_walks_large_samples_only(monkeypatch):
