@@ -249,7 +249,7 @@ def test_fmix_mask_is_the_top_pixels_of_the_low_frequency_image():
 def test_low_freq_image_follows_the_power_law_spectrum():
     h, w, d = 12, 9, 2.5
     image = low_freq_image(h, w, d, torch.Generator().manual_seed(3))
-    parts = torch.randn(2, h, w // 2 + 1, generator=torch.Generator().manual_seed(3), dtype=torch.float64).numpy()
+    parts = torch.randn(2, h, w // 2 + 1, generator=torch.Generator().manual_seed(3)).double().numpy()
     f = np.sqrt(np.fft.fftfreq(h)[:, None] ** 2 + np.fft.rfftfreq(w)[None, :] ** 2)
     scale = 1 / np.maximum(f, 1 / max(h, w)) ** d
     expected = np.fft.irfft2((parts[0] + 1j * parts[1]) * scale, s=(h, w))
