@@ -9,7 +9,8 @@ The mixing core imports only torch and numpy, so a plain-PyTorch user does not i
 
 The Composer plugin sits on that core and is loaded on first use (it needs Composer and torchmetrics):
 
-* :mod:`composer_cutmix.algorithm`: :class:`CutMix`, :class:`MixUp`, :class:`MixUpCutMix`;
+* :mod:`composer_cutmix.algorithm`: :class:`CutMix`, :class:`MixUp`, :class:`MixUpCutMix`, :class:`ResizeMix`,
+  :class:`FMix`, :class:`RandomMix`;
 * :mod:`composer_cutmix.loss`: the dense-target cross-entropy the algorithms attach at ``Event.INIT``;
 * :mod:`composer_cutmix.metrics`: training metrics scored against each sample's dominant label.
 
@@ -33,6 +34,9 @@ _PLUGIN = {
     'CutMix': 'algorithm',
     'MixUp': 'algorithm',
     'MixUpCutMix': 'algorithm',
+    'RandomMix': 'algorithm',
+    'ResizeMix': 'algorithm',
+    'FMix': 'algorithm',
     'MixingAlgorithm': 'algorithm',
     'DenseCrossEntropyLoss': 'loss',
     'LossIncompatibleError': 'loss',

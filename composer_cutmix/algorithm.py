@@ -1,7 +1,8 @@
-"""CutMix, MixUp and the MixUp/CutMix switch as Composer algorithms: thin routers from events onto the mixing core.
+"""CutMix, MixUp, the MixUp/CutMix switch, ResizeMix, FMix and RandomMix as Composer algorithms: thin routers from
+events onto the mixing core.
 
-Each algorithm holds a :class:`~composer_cutmix.mixer.Mixer` (what to draw) and shares one contract, implemented
-once in :class:`MixingAlgorithm`:
+Each algorithm holds a mixer (:mod:`composer_cutmix.mixer`: what to draw) and shares one contract, implemented once
+in :class:`MixingAlgorithm`:
 
 * ``Event.INIT``: take ``num_classes`` from the model when it is not given (refuse a mismatch), refuse a second
   mixing algorithm in the same Trainer, make the model's loss take dense targets, seed the algorithm's own CPU
@@ -16,6 +17,8 @@ once in :class:`MixingAlgorithm`:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from functools import partial
 from typing import Any, Callable, Optional, Union
 
 import numpy as np
@@ -30,23 +33,29 @@ from torch import Tensor
 
 from composer_cutmix.loss import attach_dense_loss
 from composer_cutmix.metrics import DominantLabel, takes_hard_targets
-from composer_cutmix.mixer import Mixer
+from composer_cutmix.mixer import BatchMixer, DrawMixer, Mixer, RandomMixer
 from composer_cutmix.mixing import (
     MixingError,
     MixParams,
     apply,
     check_alpha,
+    check_decay_power,
     check_flag,
     check_input,
+    check_interpolation,
     check_mask_targets,
     check_n_classes,
     check_placement,
+    check_scale,
     check_targets,
+    draw_fmix,
+    draw_resizemix,
     mix_targets,
     to_device,
 )
 
-__all__ = ['CutMix', 'MixUp', 'MixUpCutMix', 'MixingAlgorithm', 'is_mixing_algorithm', 'model_num_classes']
+__all__ = ['CutMix', 'FMix', 'MixUp', 'MixUpCutMix', 'MixingAlgorithm', 'RandomMix', 'ResizeMix', 'is_mixing_algorithm',
+           'model_num_classes']
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +110,31 @@ def _check_num_classes(num_classes: Any) -> Optional[int]:
     return check_n_classes(num_classes, 'num_classes')
 
 
+def _two_mixers_error(algorithm: MixingAlgorithm, other: Algorithm) -> MixingError:
+    """Why ``algorithm`` and ``other`` cannot both be in one Trainer, and what to do instead."""
+    for outer, op in ((algorithm, other), (other, algorithm)):
+        if any(op is o for o in getattr(outer, 'ops', ())):
+            return MixingError(
+                f'{op!r} is one of the ops of {type(outer).__name__} and is also in Trainer(algorithms=...) itself: '
+                f'{type(outer).__name__} already mixes each batch with one of its ops, and the op on its own would mix '
+                f'every batch a second time. Remove {type(op).__name__} from Trainer(algorithms=...) and keep it only '
+                f'in {type(outer).__name__}(ops=[...]).',
+            )
+    owner = '' if isinstance(other, MixingAlgorithm) else "Composer's "
+    return MixingError(
+        f'{type(algorithm).__name__} and {owner}{type(other).__name__} are both in Trainer(algorithms=...): each '
+        f'mixes every batch, so every batch would be mixed twice. Keep one mixer; to use MixUp and CutMix together, '
+        f'use MixUpCutMix(mixup_alpha=0.8, cutmix_alpha=1.0, switch_prob=0.5), which picks one of them per batch, '
+        f'or RandomMix([MixUp(), CutMix(), ResizeMix(), FMix()]) to pick among more ops.',
+    )
+
+
 class MixingAlgorithm(Algorithm):
     """What every mixing algorithm of this package shares: the events, routed onto its :attr:`mixer`.
 
     Args:
-        mixer: what to draw (:class:`~composer_cutmix.mixer.Mixer`); its generator is seeded at INIT.
+        mixer: what to draw (a :class:`~composer_cutmix.mixer.Mixer`, ``DrawMixer`` or ``RandomMixer``); its
+            generator is seeded at INIT.
         num_classes: width of the dense targets; ``None`` takes it from the model at ``Event.INIT``.
         input_key: where the input sits in the batch: an index, a dict key, or a ``(getter, setter)`` pair.
         target_key: where the target sits in the batch, likewise.
@@ -118,10 +147,12 @@ class MixingAlgorithm(Algorithm):
 
     #: prefix of the metrics this algorithm logs (``cutmix/active``...).
     log_prefix = 'mix'
+    #: the mixing algorithms this one picks among (:class:`RandomMix`); empty for the others.
+    ops: tuple[MixingAlgorithm, ...] = ()
 
     def __init__(
         self,
-        mixer: Mixer,
+        mixer: BatchMixer,
         num_classes: Optional[int] = None,
         *,
         input_key: Key = 0,
@@ -199,12 +230,7 @@ class MixingAlgorithm(Algorithm):
         name = type(self).__name__
         others = [a for a in state.algorithms if a is not self and is_mixing_algorithm(a)]
         if others:
-            owner = '' if isinstance(others[0], MixingAlgorithm) else "Composer's "
-            raise MixingError(
-                f'{name} and {owner}{type(others[0]).__name__} are both in Trainer(algorithms=...): each mixes every '
-                f'batch, so every batch would be mixed twice. Keep one mixer; to use MixUp and CutMix together, use '
-                f'MixUpCutMix(mixup_alpha=0.8, cutmix_alpha=1.0, switch_prob=0.5), which picks one of them per batch.',
-            )
+            raise _two_mixers_error(self, others[0])
         self.num_classes = self._resolve_num_classes(state.model)
         self._seed(state.seed)
         if any(isinstance(a, LabelSmoothing) for a in state.algorithms):
@@ -548,3 +574,199 @@ class MixUpCutMix(MixingAlgorithm):
                 'switch_prob': (self.switch_prob, None), 'cutmix_minmax': (self.cutmix_minmax, None),
                 'correct_lam': (self.correct_lam, True), 'label_smoothing': (self.label_smoothing, 0.0),
                 **super()._repr_args()}
+
+
+class ResizeMix(MixingAlgorithm):
+    """`ResizeMix <https://arxiv.org/abs/2012.11101>`_: shrink each partner image whole and paste it into a box.
+
+    The same contract as :class:`CutMix`, with the paper's draw (:func:`~composer_cutmix.mixing.draw_resizemix`):
+    a side ratio ``tau ~ U(scale)``, a box of ``max(1, floor(H*tau))`` by ``max(1, floor(W*tau))`` placed uniformly
+    where it fits whole; the box receives the whole partner image resized to it, the rest of the image is kept.
+    Targets: own label ``1 - box area / image area``, the partner's the box's share. An image paired with itself
+    gets a shrunken copy of itself and keeps its one-hot target. ``last_params.op`` is ``'resizemix'``.
+
+    Args:
+        num_classes: number of classes; ``None`` (default) takes it from the model at INIT.
+        scale: ``(lo, hi)``, the range of the side ratio ``tau``, ``0 < lo <= hi <= 1``; the paper's ``(0.1, 0.8)``.
+        interpolation: the ``F.interpolate`` mode that shrinks the partner (``'bilinear'``, ``'nearest'``...).
+        prob, stop_at, input_key, target_key, log_params, check_loss: as for :class:`CutMix`.
+
+    Example:
+        >>> ResizeMix(num_classes=10, scale=(0.2, 0.6))
+        ResizeMix(num_classes=10, scale=(0.2, 0.6))
+    """
+
+    log_prefix = 'resizemix'
+
+    def __init__(
+        self,
+        num_classes: Optional[int] = None,
+        *,
+        scale: tuple[float, float] = (0.1, 0.8),
+        interpolation: str = 'bilinear',
+        prob: float = 1.0,
+        stop_at: Union[None, str, int, Time] = None,
+        input_key: Key = 0,
+        target_key: Key = 1,
+        log_params: bool = False,
+        check_loss: bool = True,
+    ) -> None:
+        self.scale, self.interpolation = check_scale(scale), check_interpolation(interpolation)
+        mixer = DrawMixer(partial(draw_resizemix, scale=self.scale, interpolation=self.interpolation), prob=prob)
+        super().__init__(mixer, num_classes, input_key=input_key, target_key=target_key, stop_at=stop_at,
+                         log_params=log_params, check_loss=check_loss)
+
+    def _repr_args(self) -> dict[str, tuple[Any, Any]]:
+        return {'scale': (self.scale, (0.1, 0.8)), 'interpolation': (self.interpolation, 'bilinear'),
+                **super()._repr_args()}
+
+
+class FMix(MixingAlgorithm):
+    """`FMix <https://arxiv.org/abs/2002.12047>`_: mix each image with its partner through a low-frequency mask.
+
+    The same contract as :class:`CutMix`, with the paper's draw (:func:`~composer_cutmix.mixing.draw_fmix`):
+    ``lam ~ Beta(alpha, alpha)``; the ``round(lam*H*W)`` brightest pixels of a random low-frequency grey image
+    (a power-law spectrum, ``decay_power``) form a binary mask, one for the batch and all channels; an image keeps
+    its own pixels where the mask is True and takes its partner's elsewhere. Targets: own label the mask's mean (in
+    pixels, exact), the partner's the rest. ``last_params.op`` is ``'fmix'`` and ``last_params.mask`` the mask.
+
+    Args:
+        num_classes: number of classes; ``None`` (default) takes it from the model at INIT.
+        alpha: ``Beta(alpha, alpha)`` concentration of the mask's mean; the paper's 1.0 draws it uniformly.
+        decay_power: how fast the spectrum decays with frequency; the paper's 3.0, larger gives smoother masks.
+        prob, stop_at, input_key, target_key, log_params, check_loss: as for :class:`CutMix`.
+
+    Example:
+        >>> FMix(num_classes=10, alpha=1.0, decay_power=4.0)
+        FMix(num_classes=10, alpha=1.0, decay_power=4.0)
+    """
+
+    log_prefix = 'fmix'
+
+    def __init__(
+        self,
+        num_classes: Optional[int] = None,
+        alpha: float = 1.0,
+        *,
+        decay_power: float = 3.0,
+        prob: float = 1.0,
+        stop_at: Union[None, str, int, Time] = None,
+        input_key: Key = 0,
+        target_key: Key = 1,
+        log_params: bool = False,
+        check_loss: bool = True,
+    ) -> None:
+        self.alpha, self.decay_power = check_alpha(alpha), check_decay_power(decay_power)
+        mixer = DrawMixer(partial(draw_fmix, alpha=self.alpha, decay_power=self.decay_power), prob=prob)
+        super().__init__(mixer, num_classes, input_key=input_key, target_key=target_key, stop_at=stop_at,
+                         log_params=log_params, check_loss=check_loss)
+
+    def _repr_args(self) -> dict[str, tuple[Any, Any]]:
+        return {'alpha': (self.alpha, None), 'decay_power': (self.decay_power, 3.0), **super()._repr_args()}
+
+
+#: what an op of :class:`RandomMix` leaves to RandomMix's own arguments: attribute -> the op's default.
+_SET_ON_RANDOM_MIX = {'stop_at': None, 'input_key': 0, 'target_key': 1, 'log_params': False, 'check_loss': True}
+#: what :class:`RandomMix` does not do (one op and one draw per batch, dense label targets): attribute -> default.
+_NOT_IN_RANDOM_MIX = {'mode': 'batch', 'interpolate_loss': False, 'target_type': 'labels'}
+
+
+class RandomMix(MixingAlgorithm):
+    """`RandomMix <https://arxiv.org/abs/2205.08728>`_: each batch is mixed by one op, picked at random with weights.
+
+    ``ops`` are this package's mixers, each with its own arguments (``MixUp(alpha=0.8)``, ``CutMix(alpha=1.0)``,
+    ``ResizeMix()``, ``FMix()``, as in the paper);
+    a batch goes to ``ops[i]`` with probability ``probs[i]`` and is left unmixed (one-hot targets, smoothed if
+    asked) with the rest, ``1 - sum(probs)``. An op keeps its own ``prob``: a picked ``CutMix(prob=0.5)`` mixes half
+    the batches it gets. ``last_params.op`` names the op a batch got (``'cutmix'``, ``'mixup'``...), and
+    ``last_params`` is None for an unmixed batch. The same contract as :class:`CutMix` otherwise: one draw per
+    minibatch, on the device, one generator (RandomMix's, seeded at INIT and checkpointed) for the pick and the
+    picked op's draw.
+
+    The ops are RandomMix's, not the Trainer's: giving one of them to ``Trainer(algorithms=...)`` as well is refused
+    at INIT. What RandomMix routes (``stop_at``, ``input_key``, ``target_key``, ``log_params``, ``check_loss``) is set
+    on RandomMix; an op that sets one of them, or ``mode='elem'``, ``interpolate_loss`` or ``target_type='mask'``
+    (one op and one draw per batch, dense label targets), is refused.
+
+    Args:
+        ops: the mixers to pick from: :class:`CutMix`, :class:`MixUp`, :class:`ResizeMix`, :class:`FMix`.
+        probs: each op's chance, ``>= 0``, summing to at most 1 (up to float rounding); None: equal chances summing
+            to 1.
+        num_classes: number of classes; ``None`` (default) takes the ops' (if any sets it), else the model's at INIT.
+        label_smoothing: ``s``: targets become ``(1 - s) * y_mixed + s / C``, mixed and unmixed batches alike.
+        stop_at, input_key, target_key, log_params, check_loss: as for :class:`CutMix`.
+
+    Example:
+        >>> RandomMix([MixUp(alpha=0.8), CutMix(alpha=1.0)], probs=[0.4, 0.4], label_smoothing=0.1)
+        RandomMix([MixUp(num_classes=None, alpha=0.8), CutMix(num_classes=None, alpha=1.0)], probs=[0.4, 0.4], \
+label_smoothing=0.1)
+    """
+
+    log_prefix = 'random_mix'
+
+    def __init__(
+        self,
+        ops: Sequence[MixingAlgorithm],
+        probs: Optional[Sequence[float]] = None,
+        *,
+        num_classes: Optional[int] = None,
+        label_smoothing: float = 0.0,
+        stop_at: Union[None, str, int, Time] = None,
+        input_key: Key = 0,
+        target_key: Key = 1,
+        log_params: bool = False,
+        check_loss: bool = True,
+    ) -> None:
+        self.ops = tuple(_check_ops(ops))
+        declared = {op._num_classes_arg for op in self.ops} - {None}
+        if num_classes is not None:
+            declared.add(_check_num_classes(num_classes))
+        if len(declared) > 1:
+            raise MixingError(f'RandomMix: the ops and num_classes disagree on the class count ({sorted(declared)}). '
+                              f'Set num_classes once, on RandomMix, or leave it out to take it from the model.')
+        mixer = RandomMixer([op.mixer for op in self.ops], probs, label_smoothing=label_smoothing)
+        super().__init__(mixer, declared.pop() if declared else None, input_key=input_key, target_key=target_key,
+                         stop_at=stop_at, log_params=log_params, check_loss=check_loss)
+
+    probs = property(lambda self: self.mixer.probs, doc="Each op's chance.")
+
+    def _repr_args(self) -> dict[str, tuple[Any, Any]]:
+        own = {k: v for k, v in super()._repr_args().items() if k not in ('prob', 'mode')}
+        return {'probs': (list(self.probs), None), 'num_classes': (self._num_classes_arg, None),
+                'label_smoothing': (self.label_smoothing, 0.0), **own}
+
+    def __repr__(self) -> str:
+        args = [repr(list(self.ops))] + [f'{k}={v!r}' for k, (v, default) in self._repr_args().items() if v != default]
+        return f'{type(self).__name__}({", ".join(args)})'
+
+
+def _check_ops(ops: Any) -> list[MixingAlgorithm]:
+    """The ops of a :class:`RandomMix`, or a :class:`MixingError` naming the first that cannot be one."""
+    accepted = ', '.join(cls.__name__ for cls in RANDOM_MIX_OPS)
+    if isinstance(ops, Algorithm) or not isinstance(ops, Sequence) or isinstance(ops, (str, bytes)):
+        raise MixingError(f'RandomMix takes ops as a list of mixers ({accepted}), e.g. RandomMix([MixUp(alpha=0.8), '
+                          f'CutMix(alpha=1.0)]); got {ops!r}.')
+    if not ops:
+        raise MixingError(f'RandomMix needs at least one op to pick from ({accepted}); got an empty list.')
+    for i, op in enumerate(ops):
+        if not isinstance(op, RANDOM_MIX_OPS):
+            if isinstance(op, MixingAlgorithm):  # MixUpCutMix, RandomMix
+                got, hint = repr(op), ' It picks among ops itself: list its ops (MixUp(...), CutMix(...)) here instead.'
+            elif is_mixing_algorithm(op):
+                name = type(op).__name__
+                got, hint = f"Composer's {name}", f' Use composer_cutmix.{name}, which takes the same arguments.'
+            else:
+                got, hint = repr(op), ''
+            raise MixingError(f'RandomMix ops[{i}] must be one of {accepted}, got {got}.{hint}')
+        for attr, default in {**_SET_ON_RANDOM_MIX, **_NOT_IN_RANDOM_MIX}.items():
+            value = op._stop_at_arg if attr == 'stop_at' else getattr(op, attr)
+            if value is not default and value != default:
+                fix = (f'set {attr}={value!r} on RandomMix, which applies it to every op' if attr in _SET_ON_RANDOM_MIX
+                       else 'RandomMix draws one op and one draw per batch, with dense label targets')
+                raise MixingError(f'RandomMix ops[{i}] = {op!r} sets {attr}={value!r}: {fix}. Leave {attr} at its '
+                                  f'default ({default!r}) on the op.')
+    return list(ops)
+
+
+#: the classes :class:`RandomMix` takes as ops.
+RANDOM_MIX_OPS: tuple[type[MixingAlgorithm], ...] = (CutMix, MixUp, ResizeMix, FMix)

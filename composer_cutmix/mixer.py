@@ -1,14 +1,21 @@
-"""timm's ``Mixup`` call on the one mixing core: ``x, y = mixer(x, y)`` in any plain PyTorch loop.
+"""What to draw for a batch: timm's ``Mixup`` call on the one mixing core, and the mixers the algorithms draw through.
 
 A timm training script swaps ``timm.data.Mixup`` for :class:`Mixer` and keeps the rest: the same keyword arguments
 with the same meanings, ``mixup_enabled = False`` at ``mixup_off_epoch``, ``x`` mixed in place and dense (smoothed)
 targets back. Unlike timm's it takes odd batch sizes (partners come from a random permutation, not from the
-reversed batch) and a seeded ``generator``. The Composer algorithms draw through a :class:`Mixer` too.
+reversed batch) and a seeded ``generator``.
+
+Every mixer answers ``draw(n, img_h, img_w) -> MixParams or None`` from its ``generator`` and has ``prob``, ``mode``
+and ``label_smoothing``: what the Composer algorithms route onto. :class:`Mixer` draws CutMix, MixUp or the switch;
+:class:`DrawMixer` any op that is one draw function (ResizeMix, FMix); :class:`RandomMixer` picks one of several
+mixers per batch (RandomMix).
 """
 
 from __future__ import annotations
 
-from typing import Optional
+import math
+from collections.abc import Sequence
+from typing import Callable, Optional, Protocol
 
 import torch
 from torch import Tensor
@@ -31,11 +38,17 @@ from composer_cutmix.mixing import (
     draw_cutmix,
     draw_minmax_cutmix,
     draw_mixup,
+    is_number,
     mix_step,
     mix_targets,
 )
 
-__all__ = ['Mixer']
+
+def coin(p: float, generator: Optional[torch.Generator]) -> bool:
+    """True with probability ``p``; draws nothing from ``generator`` when ``p`` is 0 or 1."""
+    return p >= 1.0 or (p > 0.0 and bool(torch.rand((), generator=generator) < p))
+
+__all__ = ['PROBS_TOLERANCE', 'BatchMixer', 'DrawMixer', 'Mixer', 'RandomMixer', 'check_probs', 'coin']
 
 
 class Mixer:
@@ -116,9 +129,6 @@ class Mixer:
                 f'cutmix_minmax={self.cutmix_minmax}, prob={self.prob}, switch_prob={self.switch_prob}, '
                 f'mode={self.mode!r}, label_smoothing={self.label_smoothing}, num_classes={self.num_classes})')
 
-    def _coin(self, p: float) -> bool:
-        return p >= 1.0 or (p > 0.0 and bool(torch.rand((), generator=self.generator) < p))
-
     def _cutmix(self, n: int, img_h: int, img_w: int, per_sample: bool) -> MixParams:
         if self.cutmix_minmax is not None:
             return draw_minmax_cutmix(n, img_h, img_w, self.cutmix_minmax, per_sample=per_sample,
@@ -132,9 +142,9 @@ class Mixer:
             return None
         if self.mode == 'elem':
             return self._draw_per_sample(n, img_h, img_w)
-        if not self._coin(self.prob):
+        if not coin(self.prob, self.generator):
             return None
-        if self.use_cutmix and (not self.use_mixup or self._coin(self.switch_prob)):
+        if self.use_cutmix and (not self.use_mixup or coin(self.switch_prob, self.generator)):
             return self._cutmix(n, img_h, img_w, per_sample=False)
         return draw_mixup(n, self.mixup_alpha, generator=self.generator)
 
@@ -184,3 +194,139 @@ class Mixer:
         the compiled call with :func:`~composer_cutmix.mixing.check_input` and ``check_targets`` if need be).
         """
         return mix_step(x, target, draw, self.num_classes, smoothing=self.label_smoothing)
+
+
+class BatchMixer(Protocol):
+    """What the algorithms draw through: :class:`Mixer`, :class:`DrawMixer` and :class:`RandomMixer` are ones."""
+
+    generator: Optional[torch.Generator]
+    prob: float
+    mode: str
+    label_smoothing: float
+
+    def draw(self, n: int, img_h: int, img_w: int) -> Optional[MixParams]: ...
+
+
+class DrawMixer:
+    """An op that is one draw function: with probability ``prob`` a batch gets ``draw_fn(n, img_h, img_w,
+    generator=generator)``, else it is not mixed (None).
+
+    Args:
+        draw_fn: e.g. ``functools.partial(draw_fmix, alpha=1.0)``; its arguments are trusted (check them before).
+        prob: the chance a batch is mixed.
+        label_smoothing: ``s``: targets become ``(1 - s) * y_mixed + s / C``, mixed or not.
+        generator: CPU ``torch.Generator`` for every draw; None uses torch's global RNG.
+
+    Example:
+        >>> from functools import partial
+        >>> from composer_cutmix.mixing import draw_cutmix
+        >>> mixer = DrawMixer(partial(draw_cutmix, alpha=0.4), generator=torch.Generator().manual_seed(0))
+        >>> mixer.draw(4, 8, 8).op
+        'cutmix'
+    """
+
+    mode = 'batch'
+
+    def __init__(self, draw_fn: Callable[..., MixParams], *, prob: float = 1.0, label_smoothing: float = 0.0,
+                 generator: Optional[torch.Generator] = None) -> None:
+        self.draw_fn = draw_fn
+        self.prob = check_probability(prob, 'prob')
+        self.label_smoothing = check_probability(label_smoothing, 'label_smoothing')
+        self.generator = check_generator(generator)
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}({self.draw_fn!r}, prob={self.prob}, label_smoothing={self.label_smoothing})'
+
+    def draw(self, n: int, img_h: int, img_w: int) -> Optional[MixParams]:
+        """The draw for a batch of ``n`` images of ``img_h x img_w``; None when the batch is not mixed."""
+        if not coin(self.prob, self.generator):
+            return None
+        return self.draw_fn(n, img_h, img_w, generator=self.generator)
+
+
+#: how far above 1 the chances of a :class:`RandomMixer` may add up (float rounding of e.g. ``[0.1] * 10``).
+PROBS_TOLERANCE = 1e-6
+
+
+def check_probs(probs: Optional[Sequence[float]], k: int) -> tuple[float, ...]:
+    """``probs`` for ``k`` mixers as a tuple of floats, each ``>= 0`` and summing to at most 1 (up to
+    :data:`PROBS_TOLERANCE`); None gives equal chances summing to 1."""
+    if probs is None:
+        return (1.0 / k,) * k
+    if isinstance(probs, (str, bytes)) or not isinstance(probs, Sequence) or len(probs) != k:
+        raise MixingError(f'probs must be a list of {k} numbers, one chance per op (or None for equal chances), '
+                          f'got {probs!r}.')
+    if not all(is_number(p) and math.isfinite(p) and p >= 0 for p in probs):
+        raise MixingError(f'probs must be numbers >= 0, one per op, got {list(probs)!r}.')
+    total = math.fsum(probs)
+    if total > 1.0 + PROBS_TOLERANCE:
+        raise MixingError(
+            f'probs must sum to at most 1 (the rest is the chance a batch is not mixed), got {list(probs)!r}, '
+            f'which sums to {total:g}. Divide them by {total:g}, or leave probs=None for equal chances.',
+        )
+    return tuple(float(p) for p in probs)
+
+
+class RandomMixer:
+    """One of several mixers per batch: mixer ``i`` with probability ``probs[i]``, no mixing with the rest.
+
+    One uniform number from :attr:`generator` picks the mixer, which then draws from the same generator: setting
+    :attr:`generator` sets it on every mixer, so one generator state describes (and restores) every draw.
+
+    Args:
+        mixers: the mixers to pick from (each keeps its own ``prob``: a picked mixer may still leave a batch alone).
+        probs: their chances, each ``>= 0``, summing to at most 1; None: equal chances summing to 1.
+        label_smoothing: ``s``: targets become ``(1 - s) * y_mixed + s / C``, mixed or not.
+        generator: CPU ``torch.Generator`` for every draw; None uses torch's global RNG.
+
+    Example:
+        >>> mixer = RandomMixer([Mixer(mixup_alpha=0.8), Mixer(0.0, cutmix_alpha=1.0)], [0.5, 0.3],
+        ...                     generator=torch.Generator().manual_seed(0))
+        >>> sorted({getattr(mixer.draw(4, 8, 8), 'op', None) for _ in range(50)}, key=str)
+        [None, 'cutmix', 'mixup']
+    """
+
+    mode = 'batch'
+
+    def __init__(self, mixers: Sequence[BatchMixer], probs: Optional[Sequence[float]] = None, *,
+                 label_smoothing: float = 0.0, generator: Optional[torch.Generator] = None) -> None:
+        self.mixers = list(mixers)
+        if not self.mixers:
+            raise MixingError('RandomMixer needs at least one mixer to pick from.')
+        self.probs = check_probs(probs, len(self.mixers))
+        self.label_smoothing = check_probability(label_smoothing, 'label_smoothing')
+        self.generator = check_generator(generator)
+        # The upper edge of each mixer's share of [0, 1); chances that add up to 1 up to rounding leave no gap.
+        self._edges = [math.fsum(self.probs[:i + 1]) for i in range(len(self.probs))]
+        if self._edges[-1] >= 1.0 - PROBS_TOLERANCE:
+            last = max(i for i, p in enumerate(self.probs) if p > 0)
+            self._edges[last:] = [math.inf] * (len(self._edges) - last)
+
+    @property
+    def prob(self) -> float:
+        """The chance that a batch goes to one of the mixers: ``sum(probs)``, at most 1."""
+        return min(1.0, math.fsum(self.probs))
+
+    @property
+    def generator(self) -> Optional[torch.Generator]:
+        """The one generator of every draw (the pick and the picked mixer's draw)."""
+        return self._generator
+
+    @generator.setter
+    def generator(self, generator: Optional[torch.Generator]) -> None:
+        self._generator = generator
+        for mixer in self.mixers:
+            mixer.generator = generator
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}({self.mixers!r}, probs={list(self.probs)}, '
+                f'label_smoothing={self.label_smoothing})')
+
+    def draw(self, n: int, img_h: int, img_w: int) -> Optional[MixParams]:
+        """The picked mixer's draw for a batch of ``n`` images of ``img_h x img_w``; None when no mixer is picked
+        (or the picked one leaves the batch alone)."""
+        u = float(torch.rand((), generator=self._generator, dtype=torch.float64))
+        for mixer, edge in zip(self.mixers, self._edges):
+            if u < edge:
+                return mixer.draw(n, img_h, img_w)
+        return None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from composer import Trainer
 from composer.core import Callback, State
 from composer.loggers import Logger
@@ -85,6 +86,39 @@ def tiny_loader(X, y, batch_size: int = 8, collate_fn=None) -> DataLoader:
 def tiny_net(in_features: int) -> torch.nn.Module:
     torch.manual_seed(0)
     return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(in_features, N_CLASSES))
+
+
+def expected_mix(X, params):
+    """An independent reference for what a draw does to the pixels: a paste per box, a blend per lam, a shrunken
+    partner per ResizeMix box, a masked choice per FMix mask."""
+    out = X.clone()
+    if params is None:
+        return out
+    boxes, ops = params.boxes().tolist(), params.ops()
+    for i in range(X.shape[0]):
+        j = int(params.indices[i])
+        y0, x0, y1, x1 = boxes[i]
+        if ops[i] == 'cutmix':
+            out[i, ..., y0:y1, x0:x1] = X[j, ..., y0:y1, x0:x1]
+        elif ops[i] == 'mixup':
+            lam = float(params.blend if not params.per_sample else params.blend[i])
+            out[i] = lam * X[i] + (1 - lam) * X[j]
+        elif ops[i] == 'resizemix' and y1 > y0:
+            small = F.interpolate(X[j:j + 1].float(), size=(y1 - y0, x1 - x0), mode=params.interpolation)
+            out[i, ..., y0:y1, x0:x1] = small[0].round() if not X.dtype.is_floating_point else small[0]
+        elif ops[i] == 'fmix':
+            out[i] = torch.where(params.mask, X[i], X[j])
+    return out
+
+
+def expected_targets(y, params, smoothing=0.0):
+    """The dense targets of a draw, written out: ``lam`` on the own label, ``1 - lam`` on the partner's."""
+    if params is None:
+        dense = F.one_hot(y, N_CLASSES).float()
+    else:
+        lam = params.weights().reshape(-1, 1)
+        dense = lam * F.one_hot(y, N_CLASSES) + (1 - lam) * F.one_hot(y[params.indices], N_CLASSES)
+    return dense * (1 - smoothing) + smoothing / N_CLASSES
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from composer.algorithms import ChannelsLast, LabelSmoothing
 
-from composer_cutmix.algorithm import CutMix
+from composer_cutmix.algorithm import CutMix, FMix, MixUp
 from composer_cutmix.runner.cli import main
 from composer_cutmix.runner.config import ConfigError, config_from_dict, load_config
 from composer_cutmix.runner.registry import ENTRY_POINT_GROUP, algorithm_names, build_algorithms, register_algorithm
@@ -81,6 +81,10 @@ def test_wrong_type_names_key_type_and_value(override, expected):
     ('precision=fp16', ['precision', "'fp16'", 'amp_bf16']),
     ('max_duration=3epochs', ['max_duration', "'3epochs'", "'2ba'"]),
     ('eval_data.subset=0', ['eval_data.subset', '>= 1', '0']),
+    ('algorithms.random_mix.ops.ema={}', ['algorithms.random_mix.ops', "'ema'", 'mixup, cutmix, resizemix, fmix']),
+    ('algorithms.random_mix.probs=[1.0]', ['algorithms.random_mix.ops', 'needs a mapping', 'fmix: {}']),
+    ('algorithms.resizemix.scale=[0.9,0.1]', ['algorithms.resizemix', '0 < lo <= hi <= 1']),
+    ('algorithms.fmix.decay_power=0', ['algorithms.fmix', 'decay_power must be']),
 ])
 def test_unknown_names_and_bad_values_say_what_is_accepted(override, expected):
     with pytest.raises(ConfigError) as e:
@@ -114,6 +118,24 @@ def test_registry_builds_in_order_and_fills_num_classes():
     assert build_algorithms(cfg.algorithms, num_classes=10) == []
     with pytest.raises(ConfigError, match='algorithms.cutmix: expected a mapping'):
         load_config(SYNTHETIC, ['algorithms.cutmix=0.5'])
+
+
+def test_random_mix_builds_its_ops_in_the_order_written():
+    mix = ['algorithms.cutmix=false', 'algorithms.random_mix.ops.fmix.decay_power=4.0',
+           'algorithms.random_mix.ops.mixup={}', 'algorithms.random_mix.ops.resizemix=false']
+    (algo,) = build_algorithms(load_config(SYNTHETIC, [*mix, 'algorithms.random_mix.probs=[0.3,0.6]']).algorithms,
+                               num_classes=10)
+    assert [type(op) for op in algo.ops] == [FMix, MixUp] and algo.probs == (0.3, 0.6)  # resizemix: false, left out
+    assert algo.ops[0].decay_power == 4.0 and algo.num_classes == 10
+    for extra, message in [
+        (['algorithms.random_mix.probs=[0.5]'], 'algorithms.random_mix: probs must be a list of 2 numbers'),
+        (['algorithms.random_mix.ops.mixup.alpah=1'], "algorithms.random_mix.ops.mixup: unknown argument 'alpah'"),
+        (['algorithms.random_mix.ops.mixup=false', 'algorithms.random_mix.ops.fmix=false'], 'every op is turned off'),
+        (['algorithms.random_mix.ops.cutmix=0.5'], 'algorithms.random_mix.ops.cutmix: expected a mapping'),
+    ]:
+        with pytest.raises(ConfigError) as e:
+            build_algorithms(load_config(SYNTHETIC, [*mix, *extra]).algorithms, num_classes=10)
+        assert message in str(e.value), str(e.value)
 
 
 def test_registry_finds_the_entry_point_and_runtime_registrations(monkeypatch):

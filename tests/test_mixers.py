@@ -1,4 +1,5 @@
-"""MixUp and MixUpCutMix inside real ``Trainer.fit`` runs: the contract CutMix keeps, kept by every mixer."""
+"""Every mixer inside real ``Trainer.fit`` runs: the contract CutMix keeps, kept by MixUp, the switch, ResizeMix,
+FMix and RandomMix."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from composer.loggers import InMemoryLogger
 from composer.models import ComposerClassifier
 from torchmetrics.classification import MulticlassAccuracy
 
-from composer_cutmix import CutMix, DenseCrossEntropyLoss, MixingError, MixUp, MixUpCutMix
+from composer_cutmix import CutMix, DenseCrossEntropyLoss, FMix, MixingError, MixUp, MixUpCutMix, RandomMix, ResizeMix
 from tests.conftest import (
     N_CLASSES,
     DictDataset,
     DictModel,
     Recorder,
+    expected_mix,
+    expected_targets,
     make_trainer,
     run,
     tiny_data,
@@ -31,31 +34,12 @@ MIXERS = {
     'mixup': lambda **kw: MixUp(alpha=0.4, **kw),
     'switch': lambda **kw: MixUpCutMix(**kw),
     'switch_elem': lambda **kw: MixUpCutMix(mode='elem', **kw),
+    'resizemix': lambda **kw: ResizeMix(**kw),
+    'fmix': lambda **kw: FMix(**kw),
+    # the four ops of the RandomMix paper, equal chances; prob=p gives each op p/4 (the rest: not mixed)
+    'random_mix': lambda prob=1.0, **kw: RandomMix([MixUp(alpha=0.4), CutMix(), ResizeMix(), FMix()],
+                                                   probs=[prob / 4] * 4, **kw),
 }
-
-
-def expected_mix(X, params):
-    """An independent reference for what a draw does to the pixels: a paste per box, a blend per lam."""
-    out = X.clone()
-    boxes, ops = params.boxes().tolist(), params.ops()
-    for i in range(X.shape[0]):
-        j = int(params.indices[i])
-        if ops[i] == 'cutmix':
-            y0, x0, y1, x1 = boxes[i]
-            out[i, ..., y0:y1, x0:x1] = X[j, ..., y0:y1, x0:x1]
-        elif ops[i] == 'mixup':
-            lam = float(params.blend if not params.per_sample else params.blend[i])
-            out[i] = lam * X[i] + (1 - lam) * X[j]
-    return out
-
-
-def expected_targets(y, params, smoothing=0.0):
-    if params is None:
-        dense = F.one_hot(y, N_CLASSES).float()
-    else:
-        lam = params.weights().reshape(-1, 1)
-        dense = lam * F.one_hot(y, N_CLASSES) + (1 - lam) * F.one_hot(y[params.indices], N_CLASSES)
-    return dense * (1 - smoothing) + smoothing / N_CLASSES
 
 
 @pytest.mark.parametrize('name', list(MIXERS))
@@ -110,6 +94,8 @@ def test_resumed_run_mixes_like_the_uninterrupted_one(name, tmp_path):
             assert mine.op == theirs.op and torch.equal(mine.indices, theirs.indices)
             torch.testing.assert_close(mine.weights(), theirs.weights(), rtol=0, atol=0)
             assert torch.equal(mine.boxes(), theirs.boxes())
+            assert (mine.mask is None) == (theirs.mask is None)
+            assert mine.mask is None or torch.equal(mine.mask, theirs.mask)
 
 
 @pytest.mark.parametrize('name', list(MIXERS))

@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
+from composer_cutmix import FMix, ResizeMix
 from composer_cutmix.runner.cli import main
 from composer_cutmix.runner.errors import DataNotFoundError
 from composer_cutmix.runner.preview import BOX_COLOR, draw_mixed_batch, mix_preview_batch, preview_batch
@@ -105,4 +107,73 @@ def test_preview_from_a_plain_batch_and_the_cli(tmp_path, capsys):
     out = tmp_path / 'cli.png'
     assert main(['preview', str(ROOT / 'yamls' / 'synthetic.yaml'), '--out', str(out), '--n', '4',
                  'train_data.augment=false']) == 0
+    assert out.is_file() and 'wrote' in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------- ResizeMix, FMix and RandomMix (issue 16)
+
+
+def _grey_batch(n=8, side=20, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, side, side, generator=g), torch.randint(0, 10, (n,), generator=g)  # pixels in [0, 1]
+
+
+def test_resizemix_box_holds_the_shrunken_partner_and_is_outlined():
+    X, y = _grey_batch()
+    batch = mix_preview_batch((X, y), n=8, seed=2, num_classes=10, algorithm=ResizeMix(scale=(0.3, 0.6)))
+    img = draw_mixed_batch(batch)
+    px, s = _pixels(img), img.info['cutmix_scale']
+    y0, x0, y1, x1 = batch.bboxes[0].tolist()
+    assert 6 <= y1 - y0 <= 12 and batch.title.startswith('ResizeMix: each partner shrunk into the box')
+    assert img.info['mix_ops'] == ['resizemix'] * 8
+    for i in range(8):
+        j = int(batch.indices[i])
+        small = F.interpolate(X[j:j + 1], size=(y1 - y0, x1 - x0), mode='bilinear', align_corners=False)[0]
+        torch.testing.assert_close(batch.images[i, :, y0:y1, x0:x1], small, rtol=0, atol=1e-6)
+        tl, tt = img.info['cutmix_tiles'][i]
+        left, top, right, bottom = img.info['cutmix_boxes'][i]
+        assert (left, top, right, bottom) == (tl + x0 * s, tt + y0 * s, tl + x1 * s - 1, tt + y1 * s - 1)
+        for x, yy in [(left, top), (right, top), (left, bottom), (right, bottom)]:
+            assert tuple(px[yy, x]) == BOX_COLOR
+
+
+def test_fmix_draws_the_edge_of_the_partners_region():
+    X, y = _grey_batch(n=4)
+    batch = mix_preview_batch((X, y), n=4, seed=0, num_classes=10, algorithm=FMix())
+    mask = batch.mask
+    assert batch.title.startswith('FMix: one mask for the batch') and 0 < int(mask.sum()) < 400
+    img = draw_mixed_batch(batch)
+    px, s = _pixels(img), img.info['cutmix_scale']
+    for i in range(4):
+        j = int(batch.indices[i])
+        assert torch.equal(batch.images[i], torch.where(mask, X[i], X[j]))
+        tl, tt = img.info['cutmix_tiles'][i]
+        for r in range(20):
+            for c in range(20):
+                centre = tuple(px[tt + r * s + s // 2, tl + c * s + s // 2])
+                if mask[r, c]:  # own pixels are never painted
+                    assert centre != BOX_COLOR
+                    continue
+                # a partner pixel with an own pixel above it: the top row of its upscaled square is the edge
+                if r > 0 and mask[r - 1, c]:
+                    assert tuple(px[tt + r * s, tl + c * s + s // 2]) == BOX_COLOR
+                neighbours = [mask[a, b] for a, b in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1))
+                              if 0 <= a < 20 and 0 <= b < 20]
+                if not any(neighbours):  # deep in the partner's region: no edge
+                    assert centre != BOX_COLOR
+
+
+def test_random_mix_preview_names_the_op_of_each_batch(tmp_path, capsys):
+    ops = {'mixup': {'alpha': 0.8}, 'cutmix': {}, 'resizemix': {}, 'fmix': {}}
+    cfg = {**CFG, 'algorithms': {'random_mix': {'ops': ops, 'probs': [0.1, 0.1, 0.1, 0.1]}}}  # scaled to sum to 1
+    names = {'mixup': 'MixUp', 'cutmix': 'CutMix', 'resizemix': 'ResizeMix', 'fmix': 'FMix'}
+    img = preview_batch(cfg, n=4, batches=6)
+    picked = [grid[0] for grid in img.info['mix_ops_per_grid']]
+    assert set(picked) == set(names), picked
+    for seed, op in enumerate(picked):  # grid b is drawn with seed b
+        title = mix_preview_batch(cfg, n=4, seed=seed).title
+        assert title.startswith(f'RandomMix picked {names[op]} for this batch. {names[op]}'), title
+    out = tmp_path / 'random_mix.png'
+    overrides = ['algorithms.cutmix=false', 'algorithms.random_mix.ops.fmix={}', 'train_data.augment=false']
+    assert main(['preview', str(ROOT / 'yamls' / 'synthetic.yaml'), *overrides, '--out', str(out), '--n', '4']) == 0
     assert out.is_file() and 'wrote' in capsys.readouterr().out

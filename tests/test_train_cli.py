@@ -37,7 +37,7 @@ def _jsonl(path: Path) -> list[dict]:
 
 def test_yamls_are_the_expected_ones():
     assert {p.stem for p in YAMLS} >= {'fashion_mnist', 'fashion_mnist_baseline', 'cifar10_resnet',
-                                       'imagenet_resnet50', 'synthetic'}
+                                       'imagenet_resnet50', 'synthetic', 'fashion_mnist_random_mix'}
 
 
 @pytest.mark.parametrize('yaml', YAMLS, ids=[p.stem for p in YAMLS])
@@ -64,6 +64,45 @@ def test_every_yaml_smoke_runs(yaml, tmp_path, capsys):
     assert table[1].split() == ['metric', 'train', 'eval']
     assert any(row.split()[0] == 'MulticlassAccuracy' and len(row.split()) == 3 for row in table[2:])
     assert '[epoch 0 | batch 2 |' in out  # the plain console line (stdout is not a terminal here)
+
+
+class _Ops(Callback):
+    """Records the op of each training batch (None: not mixed) from the run's mixer."""
+
+    def __init__(self) -> None:
+        self.ops: list = []
+        self.mixer = None
+
+    def after_dataloader(self, state, logger) -> None:
+        (self.mixer,) = [a for a in state.algorithms if type(a).__name__ in ('ResizeMix', 'FMix', 'RandomMix')]
+        self.ops.append(getattr(self.mixer.last_params, 'op', None))
+
+
+RANDOM_MIX = ['algorithms.random_mix.ops.mixup.alpha=0.8', 'algorithms.random_mix.ops.cutmix.alpha=1.0',
+              'algorithms.random_mix.ops.resizemix={}', 'algorithms.random_mix.ops.fmix={}',
+              'algorithms.random_mix.probs=[0.25,0.25,0.25,0.25]']
+
+
+@pytest.mark.parametrize('overrides,ops', [
+    (['algorithms.resizemix.scale=[0.2,0.6]', "algorithms.resizemix.interpolation='nearest'"], {'resizemix'}),
+    (['algorithms.fmix.alpha=0.5', 'algorithms.fmix.decay_power=4.0'], {'fmix'}),
+    (RANDOM_MIX, {'mixup', 'cutmix', 'resizemix', 'fmix'}),
+], ids=['resizemix', 'fmix', 'random_mix'])
+def test_the_new_mixers_smoke_run_from_yaml(overrides, ops, tmp_path):
+    """``algorithms: {resizemix: ...}``, ``{fmix: ...}`` and ``{random_mix: {ops: ..., probs: ...}}`` on the
+    synthetic recipe (its CutMix turned off): the run trains with the mixer built as written."""
+    seen = _Ops()
+    cfg = load_config(SYNTHETIC, [*SMOKE, 'eval_data=null', 'algorithms.cutmix=false', *overrides,
+                                  f'run_folder={tmp_path}'])
+    result = train(cfg, callbacks=[seen], print_table=False)
+    assert math.isfinite(result['train/loss'])
+    assert len(seen.ops) == 2 and set(seen.ops) <= ops and None not in seen.ops
+    if type(seen.mixer).__name__ == 'RandomMix':
+        assert [type(op).__name__ for op in seen.mixer.ops] == ['MixUp', 'CutMix', 'ResizeMix', 'FMix']
+        assert seen.mixer.probs == (0.25,) * 4 and seen.mixer.ops[0].alpha == 0.8
+    else:
+        assert repr(seen.mixer) in ("ResizeMix(num_classes=None, scale=(0.2, 0.6), interpolation='nearest')",
+                                    'FMix(num_classes=None, alpha=0.5, decay_power=4.0)')
 
 
 def test_train_returns_the_final_metrics(tmp_path):

@@ -2,9 +2,12 @@
 
 Like fastai's ``show_batch`` for its CutMix/MixUp callbacks: every tile is a training image after augmentation and
 mixing, upscaled so its caption fits, with two caption lines: the image's own label with its weight ``lam`` (white)
-and the partner's label with ``1 - lam``, in red with ``box`` when a box was pasted (outlined in red on the image),
-in blue with ``blend`` when the image was blended (MixUp), e.g. ``T-shirt 0.62`` / ``Bag 0.38 box``. A title line
-says which op the batch (or, in ``mode='elem'``, each image) went through. Pure PIL and torch: no matplotlib.
+and the partner's label with ``1 - lam``: in red with ``box`` when a box was pasted (CutMix, outlined in red on the
+image), ``resized`` when the whole partner was shrunk into the box (ResizeMix, the box outlined likewise) or ``mask``
+when the partner came through a mask (FMix, the edge of the partner's region traced in red); in blue with ``blend``
+when the image was blended (MixUp), e.g. ``T-shirt 0.62`` / ``Bag 0.38 box``. A title line says which op the batch
+(or, in ``mode='elem'``, each image) went through, and which op MixUpCutMix or RandomMix picked. Pure PIL and torch:
+no matplotlib.
 
 Example:
     >>> img = preview_batch({'train_data': {'name': 'synthetic', 'num_samples': 8}}, n=8)
@@ -22,23 +25,27 @@ from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 import torch
+import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
-from composer_cutmix.algorithm import CutMix, MixingAlgorithm, MixUp, MixUpCutMix
+from composer_cutmix.algorithm import MixingAlgorithm, MixUpCutMix, RandomMix
+from composer_cutmix.mixer import BatchMixer, RandomMixer
 from composer_cutmix.mixing import MixParams, apply, mix_targets
 from composer_cutmix.runner.config import RunConfig, config_from_dict, load_config
 from composer_cutmix.runner.data import build_dataloader
-from composer_cutmix.runner.errors import ConfigError
+from composer_cutmix.runner.registry import build_algorithms
 
 __all__ = [
     'BLEND_COLOR',
     'BOX_COLOR',
     'MixedBatch',
+    'PREVIEW_MIXERS',
     'describe',
     'draw_batch',
     'draw_mixed_batch',
+    'mask_outline',
     'mix_preview_batch',
     'preview_batch',
 ]
@@ -57,14 +64,17 @@ class MixedBatch:
         images: ``(N, C, H, W)`` mixed, still normalised.
         labels: ``(N,)`` each image's own label.
         indices: ``(N,)`` sample ``i`` was mixed with sample ``indices[i]``.
-        bboxes: ``(N, 4)`` ``(y0, x0, y1, x1)`` of each image's pasted box (empty rows for blended or unmixed images).
+        bboxes: ``(N, 4)`` ``(y0, x0, y1, x1)`` of each image's pasted (or ResizeMix's) box (empty rows for blended
+            or unmixed images).
         lam: ``(N,)`` weight of each image's own label.
         targets: ``(N, num_classes)`` the dense targets the mixer produced.
         class_names: names for the labels.
         mean: per-channel mean to undo the normalisation.
         std: per-channel standard deviation likewise.
-        ops: per image, ``'cutmix'`` (a box was pasted), ``'mixup'`` (the image was blended) or ``'none'``.
+        ops: per image, ``'cutmix'`` (a box was pasted), ``'mixup'`` (the image was blended), ``'resizemix'`` (the
+            shrunken partner fills the box), ``'fmix'`` (the partner fills the mask's False pixels) or ``'none'``.
         title: the line drawn above the grid.
+        mask: FMix's ``(H, W)`` mask (True: the image kept its own pixel), or None.
     """
 
     images: Tensor
@@ -78,6 +88,7 @@ class MixedBatch:
     std: tuple[float, ...]
     ops: tuple[str, ...] = ()
     title: str = ''
+    mask: Optional[Tensor] = None
 
 
 _OP_NAMES = {'cutmix': 'CutMix', 'mixup': 'MixUp', 'mixup_cutmix': 'MixUp/CutMix', 'resizemix': 'ResizeMix',
@@ -105,25 +116,35 @@ def describe(params: Optional[MixParams], n: int) -> tuple[Tensor, Tensor, Tenso
     return params.boxes(), lam, params.indices, ops, title
 
 
+#: the mixers the preview draws, in the order it prefers them when a run names several.
+PREVIEW_MIXERS = ('random_mix', 'mixup_cutmix', 'resizemix', 'fmix', 'mixup', 'cutmix')
+
+
 def _preview_algorithm(cfg: Any, alpha: Optional[float], uniform_sampling: Optional[bool],
                        mode: Optional[str], num_classes: int) -> MixingAlgorithm:
-    """The run's mixer (``cutmix``, ``mixup`` or ``mixup_cutmix`` in ``algorithms:``), else CutMix; explicit
-    ``alpha``/``uniform_sampling``/``mode`` arguments override the config's."""
+    """The run's mixer (the first of :data:`PREVIEW_MIXERS` in ``algorithms:``), else CutMix, built by the registry;
+    explicit ``alpha``/``uniform_sampling``/``mode`` arguments override the config's."""
     algos = dict((cfg or {}).get('algorithms') or {})
-    name = next((k for k in ('mixup_cutmix', 'mixup', 'cutmix') if algos.get(k) not in (None, False)
-                 or (k in algos and algos[k] is None)), 'cutmix')
+    name = next((k for k in PREVIEW_MIXERS if k in algos and algos[k] is not False), 'cutmix')
     kwargs = {k: v for k, v in dict(algos.get(name) or {}).items()
               if k not in ('num_classes', 'log_params', 'check_loss', 'stop_at', 'prob', 'input_key', 'target_key')}
-    if isinstance(kwargs.get('cutmix_minmax'), (list, tuple)) or hasattr(kwargs.get('cutmix_minmax'), '__len__'):
-        kwargs['cutmix_minmax'] = tuple(kwargs['cutmix_minmax'])
     for key, value in (('alpha', alpha), ('uniform_sampling', uniform_sampling), ('mode', mode)):
         if value is not None:
             kwargs[key] = value
-    cls = {'cutmix': CutMix, 'mixup': MixUp, 'mixup_cutmix': MixUpCutMix}[name]
-    try:
-        return cls(num_classes, **kwargs)
-    except TypeError as e:
-        raise ConfigError(f'preview: algorithms.{name}: {e}') from None
+    return build_algorithms({name: kwargs}, num_classes=num_classes)[0]
+
+
+def _always_mixing(mixer: BatchMixer, generator: torch.Generator) -> BatchMixer:
+    """A copy of ``mixer`` that mixes every batch (``prob`` 1; a RandomMixer's chances scaled to sum to 1, each of
+    its mixers mixing every batch it gets), drawing from ``generator``; ``mixer`` itself is left as it was."""
+    if isinstance(mixer, RandomMixer):
+        total = sum(mixer.probs)
+        probs = [p / total for p in mixer.probs] if total > 0 else None
+        return RandomMixer([_always_mixing(m, generator) for m in mixer.mixers], probs,
+                           label_smoothing=mixer.label_smoothing, generator=generator)
+    copied = copy.copy(mixer)
+    copied.prob, copied.generator = 1.0, generator
+    return copied
 
 
 def _first_batch(source: Any, n: int, seed: int) -> tuple[Tensor, Tensor, Any, Any]:
@@ -165,9 +186,10 @@ def mix_preview_batch(
 ) -> MixedBatch:
     """Takes one training batch (augmented as in training) and mixes it as the run's algorithm would.
 
-    The mixer is the run's ``mixup_cutmix``, ``mixup`` or ``cutmix`` (in that order of preference), or CutMix when
-    the run has none, or ``algorithm`` when given; it draws once with a generator seeded by ``seed`` (its ``prob``
-    is ignored so the picture always shows a mix).
+    The mixer is the run's ``random_mix``, ``mixup_cutmix``, ``resizemix``, ``fmix``, ``mixup`` or ``cutmix`` (in
+    that order of preference), or CutMix when the run has none, or ``algorithm`` when given; it draws once with a
+    generator seeded by ``seed`` (its ``prob`` is ignored so the picture always shows a mix; RandomMix's ``probs``
+    are scaled to sum to 1).
 
     Args:
         source: a run config (or the path of its YAML), a DataLoader, or an ``(X, y)`` batch.
@@ -191,18 +213,18 @@ def mix_preview_batch(
     k = num_classes or (len(names) if names else int(y.max()) + 1)
     names = names or tuple(str(i) for i in range(k))
     algo = algorithm if algorithm is not None else _preview_algorithm(cfg, alpha, uniform_sampling, mode, k)
-    mixer = copy.copy(algo.mixer)  # every batch of the preview is mixed, whatever the run's prob
-    mixer.prob, mixer.generator = 1.0, torch.Generator().manual_seed(seed)
+    mixer = _always_mixing(algo.mixer, torch.Generator().manual_seed(seed))  # every batch of the preview is mixed
     params = mixer.draw(X.shape[0], X.shape[-2], X.shape[-1])
     Xm = apply(X, params)
     ym = mix_targets(y, params, k, smoothing=mixer.label_smoothing)
     bboxes, lam, indices, ops, title = describe(params, X.shape[0])
-    if isinstance(algo, MixUpCutMix) and not params.per_sample:
-        title = f'MixUpCutMix picked {_OP_NAMES[params.op]} for this batch. {title}'
+    if isinstance(algo, (MixUpCutMix, RandomMix)) and params is not None and not params.per_sample:
+        title = f'{type(algo).__name__} picked {_OP_NAMES[params.op]} for this batch. {title}'
     c = X.shape[1]
     mean = tuple(info.mean) if info is not None else (0.0,) * c
     std = tuple(info.std) if info is not None else (1.0,) * c
-    return MixedBatch(Xm, y, indices, bboxes, lam, ym, names, mean, std, ops, title)
+    return MixedBatch(Xm, y, indices, bboxes, lam, ym, names, mean, std, ops, title,
+                      None if params is None else params.mask)
 
 
 def _font(size: int) -> ImageFont.ImageFont:
@@ -210,6 +232,14 @@ def _font(size: int) -> ImageFont.ImageFont:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has only the fixed bitmap font
         return ImageFont.load_default()
+
+
+def mask_outline(mask: Tensor, scale: int) -> Tensor:
+    """The edge of the partner's region of an FMix ``mask`` ``(H, W)`` (True: own pixel), upscaled ``scale`` times:
+    ``(H*scale, W*scale)`` bool, True on the partner's pixels that touch an own pixel (4-neighbours)."""
+    m = mask.bool().cpu().repeat_interleave(scale, 0).repeat_interleave(scale, 1)
+    p = F.pad(m[None, None].float(), (1, 1, 1, 1), mode='replicate')[0, 0].bool()  # the border is no edge
+    return ~m & (p[:-2, 1:-1] | p[2:, 1:-1] | p[1:-1, :-2] | p[1:-1, 2:])
 
 
 def _to_rgb_uint8(images: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
@@ -232,12 +262,13 @@ def draw_mixed_batch(batch: MixedBatch, *, ncols: Optional[int] = None, min_size
 
     Each image is upscaled by the smallest integer factor that makes it at least ``min_size`` pixels wide
     (nearest neighbour, so pixels stay sharp); its box is outlined in :data:`BOX_COLOR` along the inside of
-    the pasted region.
+    the pasted region (CutMix) or of the shrunken partner (ResizeMix); an FMix image has the edge of its partner's
+    region (:func:`mask_outline`) drawn in that colour.
 
     Returns:
         PIL.Image.Image: RGB. ``image.info['cutmix_boxes']`` lists, per image, the outlined rectangle
         ``(left, top, right, bottom)`` in the picture's pixels (inclusive), or ``None`` for an empty box;
-        ``image.info['cutmix_tiles']`` the ``(left, top)`` of each image.
+        ``image.info['cutmix_tiles']`` the ``(left, top)`` of each image; ``image.info['mix_ops']`` each image's op.
     """
     rgb = _to_rgb_uint8(batch.images, batch.mean, batch.std)
     n, _, h, w = rgb.shape
@@ -255,14 +286,18 @@ def draw_mixed_batch(batch: MixedBatch, *, ncols: Optional[int] = None, min_size
     ops = batch.ops or ('cutmix',) * n
     draw.text((_PAD, _PAD // 2), batch.title or describe(None, n)[-1], fill=(230, 230, 230), font=font)
     boxes, tiles = [], []
+    outline = None if batch.mask is None else mask_outline(batch.mask, scale)
     for i in range(n):
         left = _PAD + (i % ncols) * (tw + _PAD)
         top = header_h + (i // ncols) * cell_h
         tile = rgb[i].repeat_interleave(scale, 1).repeat_interleave(scale, 2)
+        if ops[i] == 'fmix' and outline is not None:
+            tile = tile.clone()
+            tile[:, outline] = torch.tensor(BOX_COLOR, dtype=torch.uint8).view(3, 1)
         canvas.paste(Image.fromarray(tile.permute(1, 2, 0).numpy(), 'RGB'), (left, top))
         tiles.append((left, top))
         y0, x0, y1, x1 = batch.bboxes[i].tolist()
-        if ops[i] == 'cutmix' and y1 > y0 and x1 > x0:
+        if ops[i] in ('cutmix', 'resizemix') and y1 > y0 and x1 > x0:
             rect = (left + x0 * scale, top + y0 * scale, left + x1 * scale - 1, top + y1 * scale - 1)
             draw.rectangle(rect, outline=BOX_COLOR, width=max(1, min(2, scale // 2)))
             boxes.append(rect)
@@ -272,8 +307,9 @@ def draw_mixed_batch(batch: MixedBatch, *, ncols: Optional[int] = None, min_size
         draw.text((left, top + th + 2), f'{own} {lam[i]:.2f}', fill=(240, 240, 240), font=font)
         if ops[i] == 'mixup':
             draw.text((left, top + th + 2 + line_h), f'{other} {1 - lam[i]:.2f} blend', fill=BLEND_COLOR, font=font)
-        elif boxes[-1] is not None:
-            draw.text((left, top + th + 2 + line_h), f'{other} {1 - lam[i]:.2f} box', fill=BOX_COLOR, font=font)
+        elif ops[i] == 'fmix' or boxes[-1] is not None:
+            how = {'fmix': 'mask', 'resizemix': 'resized'}.get(ops[i], 'box')
+            draw.text((left, top + th + 2 + line_h), f'{other} {1 - lam[i]:.2f} {how}', fill=BOX_COLOR, font=font)
         else:
             draw.text((left, top + th + 2 + line_h), '(not mixed)' if ops[i] == 'none' else '(no box)',
                       fill=(150, 150, 150), font=font)
@@ -319,7 +355,7 @@ def draw_batch(
     k = len(class_names) if class_names else (int(labels.max()) + 1 if labels is not None else 1)
     names = tuple(class_names) if class_names else tuple(str(i) for i in range(k))
     batch = MixedBatch(images.detach().cpu(), labels, indices.cpu(), bboxes.cpu(), lam.cpu(), torch.empty(0),
-                       names, tuple(mean), tuple(std), ops, title)
+                       names, tuple(mean), tuple(std), ops, title, None if params is None else params.mask)
     return draw_mixed_batch(batch, **kwargs)
 
 
@@ -351,7 +387,7 @@ def preview_batch(
         ncols: tiles per row (default ``min(n, 8)``).
         min_size: upscale images to at least this many pixels wide so the captions fit.
         class_names: overrides the data set's names.
-        batches: how many draws to show, one grid each (e.g. to see MixUpCutMix switch between its ops).
+        batches: how many draws to show, one grid each (e.g. to see MixUpCutMix or RandomMix switch between ops).
         algorithm: a mixer to use instead of the config's.
 
     Returns:

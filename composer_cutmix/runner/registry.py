@@ -1,7 +1,10 @@
 """Name -> class registry for the ``algorithms:`` section of a run, and :func:`build_algorithms`.
 
 Built in: this package's mixers, ``cutmix`` (:class:`~composer_cutmix.algorithm.CutMix`), ``mixup``
-(:class:`~composer_cutmix.algorithm.MixUp`) and ``mixup_cutmix`` (:class:`~composer_cutmix.algorithm.MixUpCutMix`);
+(:class:`~composer_cutmix.algorithm.MixUp`), ``mixup_cutmix`` (:class:`~composer_cutmix.algorithm.MixUpCutMix`),
+``resizemix`` (:class:`~composer_cutmix.algorithm.ResizeMix`), ``fmix`` (:class:`~composer_cutmix.algorithm.FMix`)
+and ``random_mix`` (:class:`~composer_cutmix.algorithm.RandomMix`, its ``ops`` a mapping of those names to their
+arguments, built in the order written);
 Composer's own mixers under ``composer_cutmix`` and ``composer_mixup`` (``composer.algorithms.CutMix``/``MixUp``);
 and the Composer algorithms people combine with them. Other packages add names through the entry-point group
 ``composer_cutmix.algorithms`` (``name = package.module:Class``); a built-in name wins over an entry point of the
@@ -41,6 +44,9 @@ _BUILTINS: dict[str, str] = {
     'cutmix': 'composer_cutmix.algorithm:CutMix',
     'mixup': 'composer_cutmix.algorithm:MixUp',
     'mixup_cutmix': 'composer_cutmix.algorithm:MixUpCutMix',
+    'resizemix': 'composer_cutmix.algorithm:ResizeMix',
+    'fmix': 'composer_cutmix.algorithm:FMix',
+    'random_mix': 'composer_cutmix.algorithm:RandomMix',
     'composer_cutmix': 'composer.algorithms:CutMix',
     'composer_mixup': 'composer.algorithms:MixUp',
     'label_smoothing': 'composer.algorithms:LabelSmoothing',
@@ -141,7 +147,8 @@ def build_algorithms(cfg: Optional[Mapping[str, Any]], *, num_classes: Optional[
 
     Args:
         cfg: ``name -> kwargs`` (a mapping, ``None`` or ``{}`` for the defaults, ``False`` to leave it out),
-            e.g. ``{'cutmix': {'alpha': 1.0}, 'channels_last': None}``: a run config's ``algorithms`` (trusted:
+            e.g. ``{'cutmix': {'alpha': 1.0}, 'channels_last': None}`` or ``{'random_mix': {'ops': {'mixup': {},
+            'cutmix': {}}, 'probs': [0.5, 0.5]}}``: a run config's ``algorithms`` (trusted:
             checked when the run was loaded), or a plain mapping (its names and shape checked here).
         num_classes: passed as ``num_classes`` to algorithms that take it and were not given one. Leave it
             ``None`` to let this package's mixers take it from the model at ``Event.INIT``.
@@ -167,6 +174,9 @@ def build_algorithms(cfg: Optional[Mapping[str, Any]], *, num_classes: Optional[
         if kwargs is False:  # turned off, e.g. algorithms.cutmix=false on the command line
             continue
         kwargs = dict(kwargs or {})
+        if name == 'random_mix':  # its ops, {name: kwargs} in the order of probs, become the mixers it picks among
+            kwargs['ops'] = [_instantiate(f'random_mix.ops.{op}', get_algorithm(op), dict(op_kwargs or {}))
+                             for op, op_kwargs in kwargs.get('ops', {}).items() if op_kwargs is not False]
         factory = get_algorithm(name)
         if num_classes is not None and 'num_classes' not in kwargs and _accepts(factory, 'num_classes'):
             kwargs['num_classes'] = num_classes

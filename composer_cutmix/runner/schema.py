@@ -28,6 +28,7 @@ __all__ = [
     'DEVICES',
     'OPTIMIZERS',
     'PRECISIONS',
+    'RANDOM_MIX_OPS',
     'SCHEDULERS',
     'SECTION_CHECKS',
     'DataConfig',
@@ -55,6 +56,8 @@ DEVICES = ('auto', 'cpu', 'gpu', 'mps')
 PRECISIONS = ('fp32', 'amp_bf16', 'amp_fp16')
 OPTIMIZERS = ('sgd', 'adamw')
 SCHEDULERS = ('cosine', 'multistep', 'constant')
+#: the algorithms ``random_mix`` picks among (``algorithms.random_mix.ops``), by their names in the registry.
+RANDOM_MIX_OPS = ('mixup', 'cutmix', 'resizemix', 'fmix')
 
 
 @dataclass
@@ -261,7 +264,9 @@ class RunConfig:
             turns evaluation off.
         algorithms: ``name: {kwargs}`` for each algorithm, e.g. ``cutmix: {alpha: 1.0}`` (see
             :mod:`composer_cutmix.runner.registry`); ``name: false`` turns one off (``algorithms.cutmix=false`` on the
-            command line: the baseline of a CutMix YAML).
+            command line: the baseline of a CutMix YAML). ``random_mix`` takes its ops as a mapping in the order of
+            its ``probs``: ``random_mix: {ops: {mixup: {alpha: 0.8}, cutmix: {}}, probs: [0.5, 0.5]}``; an op set
+            to ``false`` is left out.
         save_folder: where checkpoints go (``null``: none), e.g. ``${run_folder}/checkpoints``.
         save_interval: how often to checkpoint (``'1ep'``).
         save_num_checkpoints_to_keep: ``-1`` keeps all.
@@ -381,15 +386,35 @@ def check_data(data: Any, key: str, *, check_name: Callable[[str, str], None]) -
 
 def check_algorithms(algorithms: Any, key: str = 'algorithms', *,
                      check_names: Callable[[Sequence[str]], None]) -> None:
-    """The names of an ``algorithms`` section (``check_names``: the registry's), and that each holds keyword
-    arguments (or null, or false)."""
+    """The names of an ``algorithms`` section (``check_names``: the registry's), that each holds keyword arguments
+    (or null, or false), and the ops of ``random_mix``."""
     check_names(list(algorithms.keys()))
     for name, kwargs in algorithms.items():
-        if kwargs is not None and kwargs is not False and not isinstance(kwargs, (Mapping, DictConfig)):
-            raise ConfigError(
-                f'{key}.{name}: expected a mapping of keyword arguments (null or {{}} for the defaults, false '
-                f'to turn it off), got {kwargs!r}. Example: algorithms: {{cutmix: {{alpha: 1.0}}}}.',
-            )
+        _check_kwargs(f'{key}.{name}', kwargs)
+        if name == 'random_mix' and kwargs is not False:
+            _check_random_mix_ops((kwargs or {}).get('ops'), f'{key}.{name}.ops')
+
+
+def _check_kwargs(key: str, kwargs: Any) -> None:
+    if kwargs is not None and kwargs is not False and not isinstance(kwargs, (Mapping, DictConfig)):
+        raise ConfigError(
+            f'{key}: expected a mapping of keyword arguments (null or {{}} for the defaults, false to turn it off), '
+            f'got {kwargs!r}. Example: algorithms: {{cutmix: {{alpha: 1.0}}}}.',
+        )
+
+
+def _check_random_mix_ops(ops: Any, key: str) -> None:
+    """``random_mix.ops``: a mapping of :data:`RANDOM_MIX_OPS` names to their keyword arguments, at least one on."""
+    example = 'ops: {mixup: {alpha: 0.8}, cutmix: {alpha: 1.0}, resizemix: {}, fmix: {}}'
+    if not isinstance(ops, (Mapping, DictConfig)) or not ops:
+        raise ConfigError(f'{key}: random_mix picks one of its ops per batch and needs a mapping of them to their '
+                          f'arguments, in the order of probs, e.g. {example}; got {ops!r}.')
+    for name, kwargs in ops.items():
+        _one_of(key, name, RANDOM_MIX_OPS)
+        _check_kwargs(f'{key}.{name}', kwargs)
+    if all(kwargs is False for kwargs in ops.values()):
+        raise ConfigError(f'{key}: every op is turned off (false); keep at least one, or turn random_mix off '
+                          f'(algorithms.random_mix=false).')
 
 
 def check_optimizer(o: Any, key: str = 'optimizer') -> None:
