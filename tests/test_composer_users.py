@@ -196,7 +196,7 @@ except SystemExit as e:
 """
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def fresh_process() -> list[str]:
     """One new interpreter: the modules ``import composer_cutmix`` loaded, then ``python -m composer_cutmix --help``."""
     out = subprocess.run([sys.executable, '-c', FRESH_PROCESS], cwd=ROOT, capture_output=True, text=True, timeout=120)

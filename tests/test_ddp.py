@@ -17,7 +17,7 @@ OVERRIDES = ['max_duration=2ba', 'train_data.batch_size=8', 'train_data.augment=
              'loggers.progress_bar=false', 'device=cpu']
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def ranks(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('ddp')
     cmd = [sys.executable, '-m', 'composer.cli.launcher', '-n', '2', '--stdout', str(tmp / 'stdout{rank}.txt'),

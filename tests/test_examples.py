@@ -46,7 +46,7 @@ print('RESULTS ' + json.dumps(results))
 '''
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def runs(tmp_path_factory):
     cwd = tmp_path_factory.mktemp('examples')  # whatever an example writes stays out of the repository
     env = {**os.environ, 'PYTHONWARNINGS': 'ignore::DeprecationWarning'}

@@ -37,7 +37,7 @@ class _Seen(Callback):
         self.batches[int(state.timestamp.batch)] = (X.clone(), mixer.last_labels.clone(), mixer.last_params)
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def run(tmp_path_factory, request):
     """One synthetic run (1 epoch of 4 batches) logging to TensorBoard, a local MLflow store and W&B offline."""
     for module in ('tensorboard', 'mlflow', 'wandb'):

@@ -32,7 +32,7 @@ def _load_timm_mixup():
     return module
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def timm():
     return _load_timm_mixup()
 
@@ -360,7 +360,7 @@ print('CutMix' in dir(), 'Mixer' in dir())
 """
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def fresh_processes() -> dict[str, list[str]]:
     """Both scripts, each in a new interpreter, run side by side."""
     procs = {name: subprocess.Popen([sys.executable, '-c', textwrap.dedent(script)], cwd=ROOT, text=True,

@@ -31,7 +31,7 @@ SYNTHETIC = str(ROOT / 'yamls' / 'synthetic.yaml')
 QUIET = ['loggers.progress_bar=false', 'loggers.console_log_interval=100ep', 'loggers.speed_monitor=false']
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def shards(tmp_path_factory):
     """yamls/synthetic.yaml (64 training and 32 evaluation images of 1x16x16) as shards, via the command line."""
     out = tmp_path_factory.mktemp('shards') / 'out'
