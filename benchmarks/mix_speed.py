@@ -39,8 +39,8 @@ For ResizeMix (each image's box receives its partner, whole, shrunk to the box) 
   scores), with ``lam_min = lam_max = 0.75`` so that its box side is half the image's as ours; its box centre
   (clipped at the border) and permutation are its own draws, so its pixels are not compared;
 * floors: resizing the batch to the box once and gathering the shrunk partners straight into the boxes (the least
-  an in-place ResizeMix does in one gather; the reference), the issue's order (gather the permuted batch whole,
-  resize it, copy into the boxes: what mmpretrain does), ``X.clone()``, and the partners resized one at a time and
+  an in-place ResizeMix does in one gather; the reference), the permuted batch gathered whole, then resized and
+  copied into the boxes (mmpretrain's order), ``X.clone()``, and the partners resized one at a time and
   written into their boxes along the permutation's cycles with a buffer of one sample.
 
 For FMix (where the mask is False each image takes its partner's pixel) the rows are:
@@ -55,7 +55,7 @@ For FMix (where the mask is False each image takes its partner's pixel) the rows
 No peer has FMix that installs from the package registry next to torch 2.7: timm, torchvision, kornia, Composer and
 mmpretrain have none, and OpenMixup (``openmixup`` 0.2.9, which has both ops) requires ``mmcv-full`` 1.4.7-1.7.2,
 published there only as a source archive whose C++/CUDA operators must be compiled against the installed torch
-(its ``__init__`` refuses any other mmcv). mmpretrain 1.2.0 does install as pure-Python wheels; it is not in the
+(its ``__init__`` refuses mmcv 2). mmpretrain 1.2.0 does install as pure-Python wheels; it is not in the
 ``bench`` extra (it brings mmengine, mmcv-lite and opencv-python), so install it into the environment that runs
 this script to get its row::
 
@@ -66,10 +66,10 @@ accepts mmcv 2.0-2.3.) Without it the row says why it is skipped.
 
 Ours, Composer's and the floors use the same pinned box (half the side, centred: 25% of the area; ResizeMix resizes
 bilinearly), the same pinned ``lam`` (0.7), or the same pinned FMix mask (a seeded ``draw_fmix`` at the case's
-``(H, W)`` with ``alpha`` = 1000, a mean near 0.5), and the same permutation; the peers draw their own. Each repetition starts from a fresh copy of a master batch, made outside
-the timed region, so in-place methods always mix unmixed data. The methods take turns within each repetition, and
-on the CPU a call during which other processes took the CPU is run again (up to 5 tries; the table notes calls
-that stayed disturbed). Columns:
+``(H, W)`` with ``alpha`` = 1000, a mean near 0.5), and the same permutation; the peers draw their own. Each
+repetition starts from a fresh copy of a master batch, made outside the timed region, so in-place methods always mix
+unmixed data. The methods take turns within each repetition, and on the CPU a call during which other processes
+took the CPU is run again (up to 5 tries; the table notes calls that stayed disturbed). Columns:
 
 * ``ms``, ``min ms``: median and fastest wall time of one call (CUDA: ``torch.cuda.Event`` pairs).
 * ``t/floor``, ``t/Composer``: time divided by the reference floor's (CutMix: the box copy; MixUp: gather + lerp,
