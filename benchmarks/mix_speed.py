@@ -1,10 +1,11 @@
-"""Time one CutMix or MixUp batch-mixing step, side by side in one process: ours, Composer's, timm's, torchvision's
-and kornia's, against the least any implementation must do.
+"""Time one CutMix, MixUp, ResizeMix or FMix batch-mixing step, side by side in one process: ours, Composer's,
+timm's, torchvision's, kornia's and mmpretrain's, against the least any implementation must do.
 
 Usage::
 
-    python benchmarks/mix_speed.py [--op cutmix|mixup|all] [--quick|--tiny] [--device cpu|cuda|all]
-                                   [--dtypes float32,uint8] [--repeats N] [--threads N] [--json out.json]
+    python benchmarks/mix_speed.py [--op cutmix|mixup|resizemix|fmix|all] [--quick|--tiny]
+                                   [--device cpu|cuda|all] [--dtypes float32,uint8] [--shapes imagenet,cifar]
+                                   [--no-peers] [--repeats N] [--threads N] [--json out.json]
 
 For every (op, shape, dtype, device) it prints one table. For CutMix each row is one way of mixing one batch:
 
@@ -31,16 +32,51 @@ For MixUp (``X_mixed = lam * X + (1 - lam) * X[perm]``, one ``lam`` per batch) t
   gather, float types only: ``lerp`` takes no integers), the gather alone, ``X.clone()``, and the lerp sample by
   sample along the permutation's cycles through a buffer of one sample.
 
-Ours, Composer's and the floors use the same pinned box (half the side, centred: 25% of the area) or the same pinned
-``lam`` (0.7), and the same permutation; the peers draw their own. Each repetition starts from a fresh copy of a master batch, made outside
-the timed region, so in-place methods always mix unmixed data. The methods take turns within each repetition, and
-on the CPU a call during which other processes took the CPU is run again (up to 5 tries; the table notes calls
-that stayed disturbed). Columns:
+For ResizeMix (each image's box receives its partner, whole, shrunk to the box) the rows are:
+
+* ours: ``resizemix_batch`` out of place and ``inplace=True``, and the Algorithm's per-step work;
+* mmpretrain's ``ResizeMix`` (``mmpretrain.models.utils.batch_augments``; it mutates its input and takes one-hot
+  scores), with ``lam_min = lam_max = 0.75`` so that its box side is half the image's as ours; its box centre
+  (clipped at the border) and permutation are its own draws, so its pixels are not compared;
+* floors: resizing the batch to the box once and gathering the shrunk partners straight into the boxes (the least
+  an in-place ResizeMix does in one gather; the reference), the permuted batch gathered whole, then resized and
+  copied into the boxes (mmpretrain's order), ``X.clone()``, and the partners resized one at a time and
+  written into their boxes along the permutation's cycles with a buffer of one sample.
+
+For FMix (where the mask is False each image takes its partner's pixel) the rows are:
+
+* ours: ``fmix_batch`` out of place and ``inplace=True``, the Algorithm's per-step work, and ``draw_fmix`` alone at
+  the case's size (a fresh mask each call: the Beta draw, the low-frequency image, its top pixels, the
+  permutation), timed in turn with the others;
+* floors: gathering the permuted batch once and one ``torch.where(mask, X, X[perm], out=X)`` (the least an in-place
+  FMix does in one gather; the reference), the gather alone, ``X.clone()``, and the masked write sample by sample
+  along the permutation's cycles with a buffer of one sample.
+
+No peer has FMix that installs from the package registry next to torch 2.7: timm, torchvision, kornia, Composer and
+mmpretrain have none, and OpenMixup (``openmixup`` 0.2.9, which has both ops) requires ``mmcv-full`` 1.4.7-1.7.2,
+published there only as a source archive whose C++/CUDA operators must be compiled against the installed torch
+(its ``__init__`` refuses mmcv 2). mmpretrain 1.2.0 does install as pure-Python wheels; it is not in the
+``bench`` extra (it brings mmengine, mmcv-lite and opencv-python), so install it into the environment that runs
+this script to get its row::
+
+    pip install mmpretrain==1.2.0 mmengine==0.10.7 mmcv-lite==2.2.0
+
+(``mmcv-lite`` is mmcv without its compiled operators, which ``ResizeMix`` does not use; mmpretrain's ``__init__``
+accepts mmcv 2.0-2.3.) Without it the row says why it is skipped.
+
+Ours, Composer's and the floors use the same pinned box (half the side, centred: 25% of the area; ResizeMix resizes
+bilinearly), the same pinned ``lam`` (0.7), or the same pinned FMix mask (a seeded ``draw_fmix`` at the case's
+``(H, W)`` with ``alpha`` = 1000, a mean near 0.5), and the same permutation; the peers draw their own. Each
+repetition starts from a fresh copy of a master batch, made outside the timed region, so in-place methods always mix
+unmixed data. The methods take turns within each repetition, and on the CPU a call during which other processes
+took the CPU is run again (up to 5 tries; the table notes calls that stayed disturbed). Columns:
 
 * ``ms``, ``min ms``: median and fastest wall time of one call (CUDA: ``torch.cuda.Event`` pairs).
 * ``t/floor``, ``t/Composer``: time divided by the reference floor's (CutMix: the box copy; MixUp: gather + lerp,
-  or the gather alone for integer images), and by Composer's.
-* ``MB moved``: an estimate of bytes read + written by the method's tensor work (see ``BYTES_MOVED``).
+  or the gather alone for integer images; ResizeMix: resize + box copy; FMix: gather + masked select), and by
+  Composer's (CutMix and MixUp only).
+* ``MB moved``: an estimate of bytes read + written by the method's tensor work (see ``BYTES_MOVED``,
+  ``mixup_bytes``, ``RESIZEMIX_BYTES`` and ``FMIX_BYTES``).
 * ``extra MB``: peak memory the call allocated beyond its input, outputs included (CPU: the allocations
   recorded by ``torch.profiler``; CUDA: ``torch.cuda.max_memory_allocated`` delta).
 * ``in place``: whether the input batch was modified.
@@ -70,17 +106,22 @@ from benchmarks.machine import Contention, OtherLoad, load_functional, positive_
 
 __all__ = ['Case', 'Row', 'main', 'run_case']
 
-# timm, torchvision and kornia warn about defaults and deprecations on every call; the benchmark is not the place.
-warnings.filterwarnings('ignore', module=r'(timm|torchvision|kornia|composer)(\.|$)')
+# timm, torchvision, kornia and mmcv warn about defaults, deprecations and missing ops; the benchmark is not the place.
+warnings.filterwarnings('ignore', module=r'(timm|torchvision|kornia|composer|mmcv|mmengine|mmpretrain)(\.|$)')
 
-OPS = ('cutmix', 'mixup')
+OPS = ('cutmix', 'mixup', 'resizemix', 'fmix')
 TARGET_INPLACE_VS_BOX = 1.5  # CutMix in place: at most 1.5x the box-copy floor
 TARGET_SPEEDUP_VS_COMPOSER = 5.0  # CutMix in place: at least 5x faster than Composer's, ImageNet shape
 TARGET_OOP_VS_CLONE = 1.2  # CutMix out of place: at most 1.2x a plain clone()
 TARGET_MIXUP_VS_FLOOR = 1.3  # MixUp in place: at most 1.3x gather + in-place lerp
 TARGET_MIXUP_SPEEDUP = 2.0  # MixUp in place: at least 2x faster than Composer's, ImageNet shape
 TARGET_VS_CYCLE = 1.3  # CPU, in place, 224x224 batches: at most 1.3x the walk along the permutation's cycles
+TARGET_RESIZEMIX_VS_FLOOR = 1.5  # ResizeMix in place: at most 1.5x the resize + box-copy floor
+TARGET_FMIX_VS_FLOOR = 1.5  # FMix in place: at most 1.5x gather + masked select
+TARGET_FMIX_DRAW_SHARE = 0.10  # FMix: the mask draw under 10% of the in-place step, ImageNet shape
 MIXUP_LAM = 0.7  # the pinned weight of each sample's own image
+OP_NAMES = {'cutmix': 'CutMix', 'mixup': 'MixUp', 'resizemix': 'ResizeMix', 'fmix': 'FMix'}
+FMIX_ALPHA_PINNED = 1000.0  # the Beta(alpha, alpha) of the pinned FMix mask: a mean within a few % of 0.5
 
 # Estimated bytes read + written, in units of F (the whole batch), B (the box of the batch), M (a bool mask the
 # size of the batch in elements) and T (the dense (N, n_classes) float32 targets). Gathering through a buffer
@@ -121,6 +162,54 @@ def mixup_bytes(key: str, F: float, T: float, W: float, dtype: torch.dtype) -> t
     table['ours_inplace'] = table['ours_algo'] = table['ours_oop']
     return table.get(key, ('?', None))
 
+
+# ResizeMix, float32/float64 (other dtypes are resized in float32: not estimated): resizing reads the batch (F)
+# and writes a box (B); the batch path then gathers the shrunk partners (2B) and copies them into the boxes (2B).
+# Ours on the CPU with large samples resizes one partner at a time and copies it into its box (2B): 2B less.
+RESIZEMIX_BYTES: dict[str, tuple[str, Callable[[float, float, float], float]]] = {
+    'ours_oop': ('3F+5B+T', lambda F, B, T: 3 * F + 5 * B + T),
+    'ours_inplace': ('F+5B+T', lambda F, B, T: F + 5 * B + T),
+    'ours_algo': ('F+5B+T', lambda F, B, T: F + 5 * B + T),
+    'ours_oop_by_sample': ('3F+3B+T', lambda F, B, T: 3 * F + 3 * B + T),
+    'ours_inplace_by_sample': ('F+3B+T', lambda F, B, T: F + 3 * B + T),
+    'mmpretrain': ('3F+3B+3T', lambda F, B, T: 3 * F + 3 * B + 3 * T),
+    'floor_resize': ('F+3B', lambda F, B, T: F + 3 * B),
+    'floor_gathered': ('3F+3B', lambda F, B, T: 3 * F + 3 * B),
+    'floor_clone': ('2F', lambda F, B, T: 2 * F),
+    'floor_cycle': ('F+3B', lambda F, B, T: F + 3 * B),
+}
+# FMix: the gather (2F), then one masked select reading both and writing one batch (3F); the mask is negligible.
+# Ours in place on the CPU with large samples writes along the cycles (3F). The mask draw alone (ours_draw) touches
+# no batch: no estimate.
+FMIX_BYTES: dict[str, tuple[str, Callable[[float, float], float]]] = {
+    'ours_oop': ('5F+T', lambda F, T: 5 * F + T),
+    'ours_inplace': ('5F+T', lambda F, T: 5 * F + T),
+    'ours_algo': ('5F+T', lambda F, T: 5 * F + T),
+    'ours_inplace_by_sample': ('3F+T', lambda F, T: 3 * F + T),
+    'floor_mask': ('5F', lambda F, T: 5 * F),
+    'floor_gather': ('2F', lambda F, T: 2 * F),
+    'floor_clone': ('2F', lambda F, T: 2 * F),
+    'floor_cycle': ('3F', lambda F, T: 3 * F),
+}
+
+
+def bytes_moved(op: str, key: str, dtype: torch.dtype, F: float, B: float, M: float, T: float,
+                W: float, by_sample: bool = False) -> tuple[str, Optional[float]]:
+    """``(formula, bytes)`` estimated for one method of one op (``'?', None`` where there is no estimate);
+    ``by_sample``: ours goes sample by sample (the CPU, large samples)."""
+    if op == 'mixup':
+        return mixup_bytes(key, F, T, W, dtype)
+    if op in ('resizemix', 'fmix'):
+        table = RESIZEMIX_BYTES if op == 'resizemix' else FMIX_BYTES
+        if by_sample and f'{key.replace("_algo", "_inplace")}_by_sample' in table:
+            key = f'{key.replace("_algo", "_inplace")}_by_sample'
+        if key not in table or (op == 'resizemix' and dtype not in (torch.float32, torch.float64)):
+            return '?', None
+        formula, fn = table[key]
+        return formula, (fn(F, B, T) if op == 'resizemix' else fn(F, T))
+    formula, fn = BYTES_MOVED[key]
+    return formula, fn(F, B, M, T)
+
 LABELS = {
     'ours_oop': 'ours cutmix_batch (out of place)',
     'ours_inplace': 'ours cutmix_batch(inplace=True)',
@@ -146,6 +235,26 @@ MIXUP_LABELS = {
     'floor_gather': 'floor: gather the permuted batch',
     'floor_clone': 'floor: X.clone()',
     'floor_cycle': 'floor: blend by cycles (1 sample)',
+}
+RESIZEMIX_LABELS = {
+    'ours_oop': 'ours resizemix_batch (out of place)',
+    'ours_inplace': 'ours resizemix_batch(inplace=True)',
+    'ours_algo': 'ours Algorithm step (in place)',
+    'mmpretrain': 'mmpretrain ResizeMix (side 0.5)',
+    'floor_resize': 'floor: resize + box copy',
+    'floor_gathered': 'floor: gather, resize, box copy',
+    'floor_clone': 'floor: X.clone()',
+    'floor_cycle': 'floor: resize + box by cycles',
+}
+FMIX_LABELS = {
+    'ours_oop': 'ours fmix_batch (out of place)',
+    'ours_inplace': 'ours fmix_batch(inplace=True)',
+    'ours_algo': 'ours Algorithm step (in place)',
+    'ours_draw': 'ours draw_fmix (the mask draw alone)',
+    'floor_mask': 'floor: gather + masked select',
+    'floor_gather': 'floor: gather the permuted batch',
+    'floor_clone': 'floor: X.clone()',
+    'floor_cycle': 'floor: masked copy by cycles',
 }
 
 
@@ -202,7 +311,8 @@ def _version(module: str) -> str:
 def header_lines(devices: list[str]) -> list[str]:
     lines = [
         f'python {platform.python_version()}, torch {torch.__version__}, composer {_version("composer")}, '
-        f'timm {_version("timm")}, torchvision {_version("torchvision")}, kornia {_version("kornia")}',
+        f'timm {_version("timm")}, torchvision {_version("torchvision")}, kornia {_version("kornia")}, '
+        f'mmpretrain {_version("mmpretrain")}',
         threads_line(),
     ]
     if 'cuda' in devices:
@@ -412,11 +522,111 @@ def build_mixup_methods(case: Case, y: Tensor, lam: float, idx: Tensor) -> dict[
     return methods
 
 
+def shrink(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """``x`` ``(N, C, H, W)`` resized to ``size`` as ResizeMix resizes (bilinear, ``align_corners=False``): float32
+    and float64 in their precision, other dtypes in float32, rounded and clamped for integers, then cast back."""
+    if x.dtype in (torch.float32, torch.float64):
+        return torch.nn.functional.interpolate(x, size=size, mode='bilinear', align_corners=False)
+    out = torch.nn.functional.interpolate(x.float(), size=size, mode='bilinear', align_corners=False)
+    if not x.dtype.is_floating_point:
+        info = torch.iinfo(x.dtype)
+        out.round_().clamp_(info.min, info.max)
+    return out.to(x.dtype)
+
+
+def build_resizemix_methods(case: Case, y: Tensor, params, idx: Tensor) -> dict[str, Callable[[Any], Any]]:
+    """ResizeMix: name -> ``fn(X)``, or the reason the method is skipped. ``params`` is the pinned draw (a centred
+    box of half the side, bilinear)."""
+    F = load_functional()
+    apply, resizemix_batch, mix_targets = F.apply, F.resizemix_batch, F.mix_targets
+    nc, dev = case.n_classes, torch.device(case.device)
+    y0, x0, y1, x1 = bbox = params.bbox
+    size = (y1 - y0, x1 - x0)
+    methods: dict[str, Any] = {
+        'ours_oop': lambda X: resizemix_batch(X, y, nc, bbox=bbox, indices=idx),
+        'ours_inplace': lambda X: resizemix_batch(X, y, nc, bbox=bbox, indices=idx, inplace=True),
+        'ours_algo': lambda X: (apply(X, params, inplace=True), mix_targets(y, params, nc)),
+    }
+
+    def mmpretrain_method():
+        from mmpretrain.models.utils.batch_augments import ResizeMix
+
+        # lam_min = lam_max = 0.75 pins its side ratio at sqrt(1 - 0.75) = 0.5, as ours; its centre (the box
+        # clipped at the border) and its permutation are its own draws. It takes one-hot scores.
+        mixer = ResizeMix(alpha=1.0, lam_min=0.75, lam_max=0.75, interpolation='bilinear')
+        scores = torch.nn.functional.one_hot(y, nc).float()
+        return lambda X: mixer(X, scores)
+
+    methods['mmpretrain'] = _peer('mmpretrain', mmpretrain_method)
+
+    idx_dev = idx.to(dev)
+
+    def floor_resize(X):
+        # The least an in-place ResizeMix does in one gather: the batch shrunk to the box once (a box-sized
+        # buffer), the permutation applied as the shrunk partners are copied into the boxes.
+        torch.index_select(shrink(X, size), 0, idx_dev, out=X[..., y0:y1, x0:x1])
+        return X
+
+    def floor_gathered(X):
+        # The permuted batch gathered whole, then shrunk and copied into the boxes (mmpretrain's order).
+        X[..., y0:y1, x0:x1] = shrink(X.index_select(0, idx_dev), size)
+        return X
+
+    def floor_cycle(X):
+        return by_cycles(idx, X, lambda dst, src: dst[..., y0:y1, x0:x1].copy_(shrink(src.unsqueeze(0), size)[0]))
+
+    methods['floor_resize'] = floor_resize
+    methods['floor_gathered'] = floor_gathered
+    methods['floor_clone'] = lambda X: X.clone()
+    methods['floor_cycle'] = floor_cycle if case.device == 'cpu' else 'a Python loop over samples; CPU only'
+    return methods
+
+
+def pinned_fmix_mask(img_h: int, img_w: int) -> Tensor:
+    """The benchmark's FMix mask: one seeded :func:`draw_fmix` at ``(img_h, img_w)`` whose Beta draw is pinned
+    near 0.5 (``alpha`` = 1000), so about half the pixels come from the partner."""
+    draw_fmix = load_functional().mixing.draw_fmix
+    return draw_fmix(2, img_h, img_w, FMIX_ALPHA_PINNED, generator=torch.Generator().manual_seed(0)).mask
+
+
+def build_fmix_methods(case: Case, y: Tensor, params, idx: Tensor) -> dict[str, Callable[[Any], Any]]:
+    """FMix: name -> ``fn(X)``, or the reason the method is skipped. ``params`` is the pinned draw (a seeded mask of
+    mean about 0.5)."""
+    F = load_functional()
+    apply, fmix_batch, mix_targets, draw_fmix = F.apply, F.fmix_batch, F.mix_targets, F.mixing.draw_fmix
+    n, _, h, w = case.shape
+    nc, dev = case.n_classes, torch.device(case.device)
+    mask = params.mask
+    g = torch.Generator().manual_seed(1)
+    methods: dict[str, Any] = {
+        'ours_oop': lambda X: fmix_batch(X, y, nc, mask=mask, indices=idx),
+        'ours_inplace': lambda X: fmix_batch(X, y, nc, mask=mask, indices=idx, inplace=True),
+        'ours_algo': lambda X: (apply(X, params, inplace=True), mix_targets(y, params, nc)),
+        # The draw alone (lam, the low-frequency image, its top pixels, the permutation): a fresh mask every call.
+        'ours_draw': lambda X: draw_fmix(n, h, w, 1.0, generator=g),
+    }
+    keep = mask.to(dev)
+    idx_dev = idx.to(dev)
+
+    def floor_mask(X):
+        # The least an in-place FMix does in one gather: the permuted batch gathered once, one masked select
+        # written into X.
+        return torch.where(keep, X, X.index_select(0, idx_dev), out=X)
+
+    methods['floor_mask'] = floor_mask
+    methods['floor_gather'] = lambda X: X.index_select(0, idx_dev)
+    methods['floor_clone'] = lambda X: X.clone()
+    methods['floor_cycle'] = (
+        (lambda X: by_cycles(idx, X, lambda dst, src: torch.where(keep, dst, src, out=dst)))
+        if case.device == 'cpu' else 'a Python loop over samples; CPU only')
+    return methods
+
+
 def reference_floor(case: Case, rows: list[Row]) -> str:
     """The floor the ``t/floor`` column divides by: the box copy (CutMix), gather + lerp (MixUp), or the gather
-    alone where a lerp cannot run (integer images)."""
-    if case.op == 'cutmix':
-        return 'floor_box'
+    alone where a lerp cannot run (integer images), resize + box copy (ResizeMix), gather + masked select (FMix)."""
+    if case.op in ('cutmix', 'resizemix', 'fmix'):
+        return {'cutmix': 'floor_box', 'resizemix': 'floor_resize', 'fmix': 'floor_mask'}[case.op]
     measured = {r.key for r in rows if r.median_ms is not None}
     return 'floor_mix' if 'floor_mix' in measured else 'floor_gather'
 
@@ -540,11 +750,26 @@ def run_case(case: Case, tries: int = 5) -> tuple[list[Row], dict[str, Any]]:
     T = n * case.n_classes * 4
     W = master.numel() * 4  # the batch in float32
     X = torch.empty_like(master)
+    # Ours goes sample by sample on the CPU where a sample holds CYCLE_MIN_BYTES or more (the in-place cycle walk).
+    by_sample = case.device == 'cpu' and c * h * w * itemsize >= F_.mixing.CYCLE_MIN_BYTES
 
+    mask = None
     if case.op == 'mixup':
         methods = build_mixup_methods(case, y, MIXUP_LAM, idx)
         labels, exact_keys = MIXUP_LABELS, ('ours_oop', 'ours_inplace', 'ours_algo', 'floor_mix', 'floor_cycle')
         reference = F_.apply(master, F_.MixParams('mixup', idx, MIXUP_LAM, blend=MIXUP_LAM))
+    elif case.op == 'resizemix':
+        params = F_.MixParams('resizemix', idx, 1.0 - (y1 - y0) * (x1 - x0) / (h * w), bbox, interpolation='bilinear')
+        methods = build_resizemix_methods(case, y, params, idx)
+        labels, exact_keys = RESIZEMIX_LABELS, ('ours_oop', 'ours_inplace', 'ours_algo', 'floor_resize',
+                                                'floor_gathered', 'floor_cycle')
+        reference = F_.apply(master, params)
+    elif case.op == 'fmix':
+        mask = pinned_fmix_mask(h, w)
+        params = F_.MixParams('fmix', idx, float(mask.float().mean()), mask=mask)
+        methods = build_fmix_methods(case, y, params, idx)
+        labels, exact_keys = FMIX_LABELS, ('ours_oop', 'ours_inplace', 'ours_algo', 'floor_mask', 'floor_cycle')
+        reference = F_.apply(master, params)
     else:
         methods = build_methods(case, y, bbox, idx)
         labels, exact_keys = LABELS, ('ours_oop', 'ours_inplace', 'composer', 'floor_box', 'floor_oop', 'floor_cycle')
@@ -552,11 +777,7 @@ def run_case(case: Case, tries: int = 5) -> tuple[list[Row], dict[str, Any]]:
     rows: list[Row] = []
     outputs: dict[str, Tensor] = {}
     for key, fn in methods.items():
-        if case.op == 'mixup':
-            formula, moved = mixup_bytes(key, F, T, W, dtype)
-        else:
-            formula, bytes_fn = BYTES_MOVED[key]
-            moved = bytes_fn(F, B, M, T)
+        formula, moved = bytes_moved(case.op, key, dtype, F, B, M, T, W, by_sample)
         row = Row(key=key, label=labels[key], bytes_formula=formula)
         rows.append(row)
         if isinstance(fn, str):
@@ -590,7 +811,7 @@ def run_case(case: Case, tries: int = 5) -> tuple[list[Row], dict[str, Any]]:
         row.median_ms, row.min_ms = statistics.median(row.times_ms), min(row.times_ms)
     floor = reference_floor(case, rows)
     floor_ms = by_key[floor].median_ms
-    composer_ms = by_key['composer'].median_ms
+    composer_ms = by_key['composer'].median_ms if 'composer' in by_key else None
     for r in rows:
         if r.median_ms is not None:
             r.vs_floor = r.median_ms / floor_ms if floor_ms else None
@@ -608,6 +829,7 @@ def run_case(case: Case, tries: int = 5) -> tuple[list[Row], dict[str, Any]]:
     if 'ours_oop_targets' in outputs and 'composer_targets' in outputs:
         same_targets = bool(torch.allclose(outputs['ours_oop_targets'], outputs['composer_targets']))
     facts = {'op': case.op, 'bbox': bbox, 'lam': MIXUP_LAM if case.op == 'mixup' else None, 'floor': floor,
+             'mask_mean': None if mask is None else float(mask.float().mean()),
              'box_bytes': B, 'batch_bytes': F, 'targets_bytes': T, 'same_pixels': same,
              'composer_pixels': composer_pixels, 'same_targets': same_targets,
              'cycle_pixels': (torch.equal(outputs['ours_inplace'], outputs['floor_cycle'])
@@ -636,12 +858,20 @@ def format_table(case: Case, rows: list[Row], facts: dict[str, Any]) -> list[str
         agree = (f'ours / floor give identical pixels: {_YES[facts["same_pixels"]]}; Composer\'s pixels agree up to '
                  f'float rounding: {_YES[facts["composer_pixels"]]}; ours and Composer give the same targets: '
                  f'{_YES[facts["same_targets"]]}')
+    elif case.op == 'fmix':
+        pinned = (f'pinned mask: a seeded draw_fmix at {case.shape[2]}x{case.shape[3]}, mean {facts["mask_mean"]:.3f} '
+                  f'(the share of own pixels), {size}')
+        agree = f'ours / floors give identical pixels: {_YES[facts["same_pixels"]]}'
     else:
         pinned = (f'pinned box (y0, x0, y1, x1) = {facts["bbox"]} '
                   f'({(y1 - y0) * (x1 - x0) / (case.shape[2] * case.shape[3]):.0%} of the area), box '
                   f'{facts["box_bytes"] / mb:.2f} MB, {size}')
-        agree = (f'ours / Composer / floors give identical pixels: {_YES[facts["same_pixels"]]}; '
-                 f'ours and Composer give the same targets: {_YES[facts["same_targets"]]}')
+        if case.op == 'resizemix':
+            pinned = pinned.replace('pinned box', 'pinned box (bilinear)', 1)
+            agree = f'ours / floors give identical pixels: {_YES[facts["same_pixels"]]}'
+        else:
+            agree = (f'ours / Composer / floors give identical pixels: {_YES[facts["same_pixels"]]}; '
+                     f'ours and Composer give the same targets: {_YES[facts["same_targets"]]}')
     lines = [
         '',
         f'== {case.op} {case.name} {tuple(case.shape)} {case.dtype} on {case.device}, {case.n_classes} classes: '
@@ -659,8 +889,9 @@ def format_table(case: Case, rows: list[Row], facts: dict[str, Any]) -> list[str
             f'{r.bytes_formula}={r.bytes_moved / mb:.0f}' if r.bytes_moved >= 10 * mb else
             f'{r.bytes_formula}={r.bytes_moved / mb:.1f}')
         lines.append(
-            f'{r.label:36s} {_fmt(r.median_ms, "9.3f")} {_fmt(r.min_ms, "9.3f")} {_fmt(r.vs_floor, "6.2f", "x")} '
-            f'{_fmt(r.vs_composer, "9.2f", "x")} {moved:>15s} {_fmt(r.extra_bytes and r.extra_bytes / mb, "9.2f")} '
+            f'{r.label:36s} {_fmt(r.median_ms, "9.3f"):>9s} {_fmt(r.min_ms, "9.3f"):>9s} '
+            f'{_fmt(r.vs_floor, "6.2f", "x"):>7s} {_fmt(r.vs_composer, "9.2f", "x"):>10s} {moved:>15s} '
+            f'{_fmt(r.extra_bytes and r.extra_bytes / mb, "9.2f"):>9s} '
             f'{"yes" if r.inplace else "no":>8s}',
         )
     for r in rows:
@@ -688,17 +919,17 @@ def check_targets(results: list[tuple[Case, list[Row], dict[str, Any]]]) -> tupl
 
     for case, rows, facts in results:
         r = {row.key: row for row in rows}
-        ours, oop, clone, comp = r['ours_inplace'], r['ours_oop'], r['floor_clone'], r['composer']
-        cycle = r['floor_cycle']
+        ours, cycle = r['ours_inplace'], r['floor_cycle']
         if case.device == 'cpu' and case.shape[-2:] == (224, 224) and ours.median_ms and cycle.median_ms:
             ratio = ours.median_ms / cycle.median_ms
             add(case, f'in place <= {TARGET_VS_CYCLE}x cycle-walk floor', ratio <= TARGET_VS_CYCLE,
                 f'{ratio:.2f}x ({ours.median_ms:.3f} vs {cycle.median_ms:.3f} ms), same pixels: '
                 f'{_YES[facts["cycle_pixels"]]}')
-        if case.op == 'mixup':
-            _mixup_targets(case, r, facts, add)
+        if case.op in ('mixup', 'resizemix', 'fmix'):
+            {'mixup': _mixup_targets, 'resizemix': _new_op_targets, 'fmix': _new_op_targets}[case.op](
+                case, r, facts, add)
             continue
-        box = r['floor_box']
+        oop, clone, comp, box = r['ours_oop'], r['floor_clone'], r['composer'], r['floor_box']
         if ours.median_ms and box.median_ms:
             ratio = ours.median_ms / box.median_ms
             add(case, f'in place <= {TARGET_INPLACE_VS_BOX}x box-copy floor', ratio <= TARGET_INPLACE_VS_BOX,
@@ -723,6 +954,23 @@ def check_targets(results: list[tuple[Case, list[Row], dict[str, Any]]]) -> tupl
                 f'{ours.extra_bytes / 2**20:.2f} MB vs box {facts["box_bytes"] / 2**20:.2f} MB '
                 f'+ targets {facts["targets_bytes"] / 2**20:.3f} MB')
     return lines, checks
+
+
+def _new_op_targets(case: Case, r: dict[str, Row], facts: dict[str, Any], add: Callable) -> None:
+    """ResizeMix and FMix: in place against the op's one-gather floor (every case), and for FMix on the ImageNet-like
+    float32 batch the mask draw as a share of the in-place step."""
+    ours, floor = r['ours_inplace'], r[facts['floor']]
+    limit, name = ((TARGET_RESIZEMIX_VS_FLOOR, 'resize + box-copy floor') if case.op == 'resizemix' else
+                   (TARGET_FMIX_VS_FLOOR, 'gather + masked-select floor'))
+    if ours.median_ms and floor.median_ms:
+        ratio = ours.median_ms / floor.median_ms
+        add(case, f'in place <= {limit}x {name}', ratio <= limit,
+            f'{ratio:.2f}x ({ours.median_ms:.3f} vs {floor.median_ms:.3f} ms)')
+    draw = r.get('ours_draw')
+    if case.name == 'imagenet' and case.dtype == 'float32' and draw and draw.median_ms and ours.median_ms:
+        share = draw.median_ms / ours.median_ms
+        add(case, f'mask draw < {TARGET_FMIX_DRAW_SHARE:.0%} of the in-place step', share < TARGET_FMIX_DRAW_SHARE,
+            f'{share:.1%} ({draw.median_ms:.3f} vs {ours.median_ms:.3f} ms)')
 
 
 def _mixup_targets(case: Case, r: dict[str, Row], facts: dict[str, Any], add: Callable) -> None:
@@ -787,7 +1035,7 @@ def make_cases(devices: list[str], ops: list[str], size: str = 'full', dtypes: O
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--op', choices=['cutmix', 'mixup', 'all'], default='all', help="which op (default: 'all')")
+    p.add_argument('--op', choices=[*OPS, 'all'], default='all', help="which op (default: 'all')")
     p.add_argument('--quick', action='store_true', help='few repetitions, ImageNet batch of 32: a smoke test')
     p.add_argument('--tiny', action='store_true', help='tiny batches, two repetitions: a dry run of the script')
     p.add_argument('--device', choices=['cpu', 'cuda', 'all'], default='all',
@@ -821,7 +1069,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     PEERS['on'] = not args.no_peers
     ops = list(OPS) if args.op == 'all' else [args.op]
     size = 'tiny' if args.tiny else ('quick' if args.quick else 'full')
-    print(' and '.join(o.replace('cutmix', 'CutMix').replace('mixup', 'MixUp') for o in ops)
+    names = [OP_NAMES[o] for o in ops]
+    print((names[0] if len(names) == 1 else ', '.join(names[:-1]) + ' and ' + names[-1])
           + ' mixing-step benchmark' + ('' if size == 'full' else f' (--{size})'))
     header = header_lines(devices)
     functional = load_functional()

@@ -51,20 +51,22 @@ def plot(payload: dict, out: str, title: str = '') -> None:
         ax.set_xlim(min(values) / 1.5, max(values) * 6)
         floor_key = _floor_key(entry)
         floor = next(r['median_ms'] for r in entry['rows'] if r['key'] == floor_key)
-        name = {'floor_box': 'box', 'floor_mix': 'floor', 'floor_gather': 'gather'}.get(floor_key, 'floor')
+        name = {'floor_box': 'box', 'floor_mix': 'floor', 'floor_gather': 'gather', 'floor_resize': 'resize',
+                'floor_mask': 'floor'}.get(floor_key, 'floor')
         ax.axvline(floor, color=COLOURS['floor'], linestyle=':', linewidth=1)
         for bar, value in zip(bars, values):
             shown = f'{value:.0f}' if value >= 100 else f'{value:.3g}'
             ax.text(value * 1.08, bar.get_y() + bar.get_height() / 2, f'{shown} ms ({value / floor:.1f}x {name})',
                     va='center', fontsize=7.5)
         shape = 'x'.join(str(d) for d in case['shape'])
-        op = {'cutmix': 'CutMix', 'mixup': 'MixUp'}[case.get('op', 'cutmix')]
+        op = {'cutmix': 'CutMix', 'mixup': 'MixUp', 'resizemix': 'ResizeMix', 'fmix': 'FMix'}[case.get('op', 'cutmix')]
         ax.set_title(f'{op}: {case["name"]} {shape} {case["dtype"]} on {case["device"]}', fontsize=10)
         ax.set_xlabel(f'median ms per batch (log scale); dotted line: {floor_key.replace("_", " ")}', fontsize=8)
         ax.tick_params(axis='y', labelsize=8)
     for ax in list(axes.flat)[len(cases):]:
         ax.axis('off')
-    fig.suptitle(title or 'One mixing step: ours vs Composer, timm, torchvision, kornia and the floors', fontsize=11)
+    fig.suptitle(title or 'One mixing step: ours vs Composer, timm, torchvision, kornia, mmpretrain and the floors',
+                 fontsize=11)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)

@@ -757,7 +757,7 @@ CYCLE_MIN_BOX_BATCH_BYTES = 8 * 1024 * 1024
 
 def _walks_cycles(X: Tensor, *, boxes: bool = False) -> bool:
     """Whether an in-place op on ``X`` (a batch, or with ``boxes`` the box view of one) walks the permutation's
-    cycles."""
+    cycles; ResizeMix also goes sample by sample out of place when this holds."""
     if X.device.type != 'cpu':
         return False
     part = X[0].numel() * X.element_size()
@@ -880,13 +880,31 @@ def resize_images(X: Tensor, size: tuple[int, int], mode: str) -> Tensor:
 
 def _resize_paste(X: Tensor, p: MixParams, inplace: bool) -> Tensor:
     """ResizeMix: the box of each image receives its partner, whole, resized to the box; the rest is kept bit for
-    bit. The whole batch is resized first and the resized partners gathered, so in place every partner is read
-    before any box is written (an image paired with itself gets a shrunken copy of itself)."""
+    bit (an image paired with itself gets a shrunken copy of itself).
+
+    On the CPU, for samples of at least :data:`CYCLE_MIN_BYTES`, the partners are resized one at a time and written
+    straight into their boxes: in place along the permutation's cycles (each partner read before its box is
+    written, one sample's buffer), out of place into a clone. ``F.interpolate`` gives each sample the same pixels
+    alone as in a batch, and on the CPU it resizes a batch through a channels_last copy of the whole of it, so one
+    at a time was about 2x faster (float32 (256, 3, 224, 224) to 112x112, one thread). Elsewhere the whole batch is
+    resized first and the resized partners gathered into the boxes.
+    """
     y0, x0, y1, x1 = p.bbox
     if y1 <= y0 or x1 <= x0:
         return X if inplace else X.clone(memory_format=torch.preserve_format)
-    shrunk = resize_images(X, (y1 - y0, x1 - x0), p.interpolation or 'bilinear')
+    size, mode = (y1 - y0, x1 - x0), p.interpolation or 'bilinear'
     out = X if inplace else X.clone(memory_format=torch.preserve_format)
+    if _walks_cycles(X):
+        def paste(dst: Tensor, src: Tensor) -> None:
+            dst[..., y0:y1, x0:x1].copy_(resize_images(src.unsqueeze(0), size, mode)[0])
+
+        if inplace:
+            _walk_cycles(X, p.indices, paste, fixed_points=True)
+        else:  # the source is never written: no cycles to follow
+            for i, j in enumerate(p.indices.tolist()):
+                paste(out[i], X[j])
+        return out
+    shrunk = resize_images(X, size, mode)
     out[..., y0:y1, x0:x1] = shrunk.index_select(0, to_device(p.indices, X.device))
     return out
 

@@ -33,17 +33,20 @@ def step(dry, name: str) -> tuple[str, dict]:
     return (dry.work / f'{name}.out').read_text(), json.loads((dry.work / f'{name}.json').read_text())
 
 
+OPS = ('cutmix', 'mixup', 'resizemix', 'fmix')
+
+
 @pytest.mark.slow
-def test_mix_speed_tiny_both_ops(gpu_check_dry):
+def test_mix_speed_tiny_every_op(gpu_check_dry):
     out, payload = step(gpu_check_dry, 'mix_speed')  # --tiny --op all --device cpu --threads 1
 
     assert 'torch threads 1' in out
-    tables = re.findall(r'^== (cutmix|mixup) (imagenet|cifar) \(\d+, 3, \d+, \d+\) (float32|uint8) on cpu', out,
+    tables = re.findall(r'^== (\w+) (imagenet|cifar) \(\d+, 3, \d+, \d+\) (float32|uint8) on cpu', out,
                         flags=re.MULTILINE)
-    assert sorted(tables) == sorted((op, name, dtype) for op in ('cutmix', 'mixup') for name in ('imagenet', 'cifar')
+    assert sorted(tables) == sorted((op, name, dtype) for op in OPS for name in ('imagenet', 'cifar')
                                     for dtype in ('float32', 'uint8'))
     assert len(re.findall(r'^method\s+ms\s+min ms\s+t/floor\s+t/Composer\s+MB moved\s+extra MB\s+in place$', out,
-                          flags=re.MULTILINE)) == 8
+                          flags=re.MULTILINE)) == 16
     # CutMix: ours, Composer's and the floors ran in all four tables, on the same pinned box with the same result.
     for label in ('ours cutmix_batch (out of place)', 'ours cutmix_batch(inplace=True)',
                   "Composer's cutmix_batch + targets", 'floor: box copy (fresh buffer)',
@@ -53,12 +56,12 @@ def test_mix_speed_tiny_both_ops(gpu_check_dry):
                      'targets: yes') == 4
     # MixUp: ours and Composer's in all four tables, the lerp floor in the two float32 ones; the same blend.
     for label in ('ours mixup_batch (out of place)', 'ours mixup_batch(inplace=True)',
-                  "Composer's mixup_batch + targets", 'floor: gather the permuted batch'):
+                  "Composer's mixup_batch + targets"):
         assert len(number_row(out, label)) == 4, label
-    for label in ('ours Algorithm step (in place)', 'floor: X.clone()'):  # in the tables of both ops
-        assert len(number_row(out, label)) == 8, label
+    for label in ('ours Algorithm step (in place)', 'floor: X.clone()'):  # in the tables of every op
+        assert len(number_row(out, label)) == 16, label
     assert len(number_row(out, 'floor: gather + in-place lerp')) == 2
-    assert len(number_row(out, 'floor: blend by cycles (1 sample)')) == 4  # integer images: blended in float32
+    assert len(number_row(out, 'floor: blend by cycles (1 sample)')) == 4  # uint8 too: blended in float32
     assert len(number_row(out, 'floor: box copy by cycles (1 box)')) == 4
     assert len(number_row(out, 'timm Mixup (mixup, batch mode)')) == 2  # timm cannot blend uint8 in place
     assert out.count("ours / floor give identical pixels: yes; Composer's pixels agree up to float rounding: yes; "
@@ -76,14 +79,47 @@ def test_mix_speed_tiny_both_ops(gpu_check_dry):
     # MixUp, per table: vs the floor (n/a for uint8) and memory (float32 only); the speed-up on both ImageNet tables.
     assert len(re.findall(r'^\[(MET|MISSED|n/a) *\] cutmix ', out, flags=re.MULTILINE)) == 3 * 4 + 2
     assert len(re.findall(r'^\[(MET|MISSED|n/a) *\] mixup ', out, flags=re.MULTILINE)) == 4 + 2 + 2
+    # ResizeMix and FMix: ours, the Algorithm step and every floor in all four tables each, on the same pinned draw
+    # with the same pixels; mmpretrain is not installed here, so its row says why it is skipped.
+    for label in ('ours resizemix_batch (out of place)', 'ours resizemix_batch(inplace=True)',
+                  'floor: resize + box copy', 'floor: gather, resize, box copy', 'floor: resize + box by cycles',
+                  'ours fmix_batch (out of place)', 'ours fmix_batch(inplace=True)',
+                  'ours draw_fmix (the mask draw alone)', 'floor: gather + masked select',
+                  'floor: masked copy by cycles'):
+        assert len(number_row(out, label)) == 4, label
+    assert len(number_row(out, 'floor: gather the permuted batch')) == 4 + 4  # MixUp's and FMix's tables
+    assert len(re.findall(r'^mmpretrain ResizeMix \(side 0\.5\) +not importable \(ModuleNotFoundError', out,
+                          flags=re.MULTILINE)) == 4
+    assert out.count('\nours / floors give identical pixels: yes\n') == 8
+    assert len(re.findall(r'^pinned box \(bilinear\) \(y0, x0, y1, x1\) = ', out, flags=re.MULTILINE)) == 4
+    assert len(re.findall(r'^pinned mask: a seeded draw_fmix at (24x24|8x8), mean 0\.\d+', out,
+                          flags=re.MULTILINE)) == 4
+    # Per table: in place vs the op's floor; FMix also the mask draw's share, on the ImageNet-like float32 table.
+    assert len(re.findall(r'^\[(MET|MISSED) *\] resizemix \w+ \w+ cpu: in place <= 1\.5x resize \+ box-copy floor',
+                          out, flags=re.MULTILINE)) == 4
+    assert len(re.findall(r'^\[(MET|MISSED) *\] fmix \w+ \w+ cpu: in place <= 1\.5x gather \+ masked-select floor',
+                          out, flags=re.MULTILINE)) == 4
+    assert len(re.findall(r'^\[(MET|MISSED) *\] fmix imagenet float32 cpu: mask draw < 10% of the in-place step',
+                          out, flags=re.MULTILINE)) == 1
+    assert not re.search(r'cycle-walk floor', out)  # the cycle-walk target is for 224x224 batches only
 
-    assert len(payload['cases']) == 8
+    assert len(payload['cases']) == 16
     rows = {r['key']: r for r in payload['cases'][0]['rows']}
     assert payload['cases'][0]['facts']['floor'] == 'floor_box'
     assert rows['floor_box']['median_ms'] > 0 and rows['floor_box']['vs_floor'] == 1.0
     assert rows['ours_inplace']['inplace'] is True and rows['ours_oop']['inplace'] is False
     mixup = [c for c in payload['cases'] if c['case']['op'] == 'mixup']
     assert [c['facts']['floor'] for c in mixup] == ['floor_mix', 'floor_mix', 'floor_gather', 'floor_gather']
+    for op, floor in (('resizemix', 'floor_resize'), ('fmix', 'floor_mask')):
+        cases = [c for c in payload['cases'] if c['case']['op'] == op]
+        assert [c['facts']['floor'] for c in cases] == [floor] * 4 and all(c['facts']['same_pixels'] for c in cases)
+        assert all(c['facts']['cycle_pixels'] for c in cases)
+        rows = {r['key']: r for r in cases[0]['rows']}
+        assert rows['ours_inplace']['inplace'] is True and rows['ours_oop']['inplace'] is False
+        assert rows[floor]['vs_floor'] == 1.0 and rows['floor_cycle']['inplace'] is True
+    fmix = [c for c in payload['cases'] if c['case']['op'] == 'fmix']
+    assert all(0.4 < c['facts']['mask_mean'] < 0.6 for c in fmix)
+    assert all({r['key']: r for r in c['rows']}['ours_draw']['inplace'] is False for c in fmix)
 
 
 

@@ -57,15 +57,29 @@ def test_inplace_by_cycles_is_bit_exact(walks, perm, dtype, channels_last):
     blob = torch.zeros(5, 7, dtype=torch.bool)
     blob[1:4, 2:6] = True
     draws += [MixParams('fmix', indices, float(m.float().mean()), mask=m) for m in (blob, ~blob)]
+    draws += [MixParams('resizemix', indices, 0.5, box, interpolation=mode) for box, mode in
+              [((1, 2, 4, 6), 'bilinear'), ((0, 0, 5, 7), 'bicubic'), ((2, 1, 5, 4), 'area'), ((1, 1, 4, 3), 'nearest'),
+               ((0, 3, 2, 7), 'nearest-exact')]]
     for p in draws:
-        expected = apply(X, p)  # out of place: the gather path, untouched by the cycle walk
+        # Out of place: the gather path, untouched by the cycle walk; ResizeMix goes sample by sample out of place
+        # too, so its reference is the whole batch resized at once.
+        expected = resized_as_a_batch(X, p) if p.op == 'resizemix' else apply(X, p)
+        assert torch.equal(apply(X, p), expected), (p.op, p.bbox)
         got = X.clone(memory_format=torch.preserve_format)
         assert apply(got, p, inplace=True) is got
         assert torch.equal(got, expected), (p.op, p.lam, p.bbox)
         assert got.is_contiguous(memory_format=torch.channels_last) == channels_last
     boxed = sum(1 for p in draws if p.op == 'cutmix' and p.bbox[2] > p.bbox[0] and p.bbox[3] > p.bbox[1])
-    fmix = sum(1 for p in draws if p.op == 'fmix')
-    assert len(walks) == 5 + boxed + fmix  # the empty box touches nothing; every other draw walked the cycles
+    others = sum(1 for p in draws if p.op in ('fmix', 'resizemix'))
+    assert len(walks) == 5 + boxed + others  # the empty box touches nothing; every other draw walked the cycles
+
+
+def resized_as_a_batch(X: torch.Tensor, p: MixParams) -> torch.Tensor:
+    """ResizeMix as the batch path does it: every image resized at once, the shrunk partners gathered into the box."""
+    y0, x0, y1, x1 = p.bbox
+    out = X.clone(memory_format=torch.preserve_format)
+    out[..., y0:y1, x0:x1] = mixing.resize_images(X, (y1 - y0, x1 - x0), p.interpolation)[p.indices]
+    return out
 
 
 def test_default_threshold_walks_large_samples_only(monkeypatch):
@@ -80,7 +94,9 @@ def test_default_threshold_walks_large_samples_only(monkeypatch):
         apply(X, MixParams('mixup', idx, 0.6, blend=0.6), inplace=True)
         apply(X, MixParams('cutmix', idx, 0.75, (0, 0, h // 2, w // 2)), inplace=True)
         apply(X.to(torch.uint8), MixParams('mixup', idx, 0.6, blend=0.6), inplace=True)
-    assert len(calls) == 3  # big float32 MixUp and CutMix, big uint8 MixUp (147 KiB a sample); nothing small
+        apply(X, MixParams('resizemix', idx, 0.75, (0, 0, h // 2, w // 2), interpolation='bilinear'), inplace=True)
+        apply(X, MixParams('fmix', idx, 0.5, mask=torch.arange(h * w).view(h, w) % 2 == 0), inplace=True)
+    assert len(calls) == 5  # big float32 MixUp, CutMix, ResizeMix and FMix, big uint8 MixUp; nothing small
 
 
 def test_cutmix_walks_mid_sized_boxes_in_a_large_batch(monkeypatch):
@@ -95,3 +111,17 @@ def test_cutmix_walks_mid_sized_boxes_in_a_large_batch(monkeypatch):
     monkeypatch.setattr(mixing, 'CYCLE_MIN_BOX_BATCH_BYTES', 100 * 1024)
     assert torch.equal(apply(X.clone(), p, inplace=True), expected)
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.uint8], ids=str)
+def test_resizemix_one_sample_at_a_time_equals_the_batch_at_imagenet_size(dtype):
+    """At the default threshold a (32, 3, 224, 224) batch is resized one partner at a time on the CPU (where
+    ``F.interpolate`` resizes a batch through a channels_last copy): the same pixels as the whole batch at once."""
+    g = torch.Generator().manual_seed(0)
+    X = torch.randint(0, 256, (32, 3, 224, 224), generator=g, dtype=torch.uint8).to(dtype)
+    idx = torch.randperm(32, generator=g)
+    for box, mode in [((50, 31, 162, 143), 'bilinear'), ((7, 60, 181, 220), 'bicubic'), ((0, 0, 67, 91), 'area')]:
+        p = MixParams('resizemix', idx, 0.5, box, interpolation=mode)
+        expected = resized_as_a_batch(X, p)
+        assert torch.equal(apply(X, p), expected), mode
+        assert torch.equal(apply(X.clone(), p, inplace=True), expected), mode

@@ -15,8 +15,8 @@ On the GPU machine (``docs/gpu_check.md`` says how to get there with the device 
 3. runs ``pytest -m gpu`` (``tests/test_gpu.py``: placement, no host-device sync in our per-step work, amp_bf16,
    CUDA-vs-CPU pixel parity, uint8, channels_last; ``tests/test_compile.py``: a mixing step captured in a CUDA
    graph), and a probe of the functional path that needs no Composer;
-4. ``mix_speed.py --device cuda``: one CutMix and one MixUp step against Composer, timm, torchvision, kornia and
-   the floors, float32, bfloat16 and uint8;
+4. ``mix_speed.py --device cuda``: one CutMix, MixUp, ResizeMix and FMix step against Composer, timm, torchvision,
+   kornia (mmpretrain where installed) and the floors, float32, bfloat16 and uint8;
 5. ``train_overhead.py --device cuda``: ResNet-50, batch 256, amp_bf16, channels_last: the mixing cost as a share of
    a training step and the host-device syncs per step, ours and Composer's (a plain PyTorch loop without Composer);
 6. ``gpu_study.py``: the accuracy study, sized to the minutes left;
