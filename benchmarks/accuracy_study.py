@@ -1,18 +1,23 @@
-"""What the mixers buy on Fashion-MNIST: baseline, CutMix, MixUp and the MixUp/CutMix switch, several seeds.
+"""What the mixers buy on Fashion-MNIST: baseline, CutMix, MixUp, the MixUp/CutMix switch, ResizeMix, FMix and
+RandomMix, several seeds.
 
-    python benchmarks/accuracy_study.py                  # the main study in docs/: 4 arms x 3 seeds, 20 epochs on 15k images
+    python benchmarks/accuracy_study.py                  # the main study in docs/: 7 arms x 3 seeds, 20 epochs, 15k
     python benchmarks/accuracy_study.py --name study_small --train-subset 2000 --epochs 100 --eval-interval 5ep \
         --seeds 0 1 --threads 1                          # the small-data point, in its own files
     python benchmarks/accuracy_study.py --arms mixup --threads 1 &      # two single-threaded processes can share a
     python benchmarks/accuracy_study.py --arms mixup_cutmix --threads 1 # study: the runs file is locked and merged
+    python benchmarks/accuracy_study.py --dry-run        # which runs would train, which are done already
     python benchmarks/accuracy_study.py --report-only    # tables and plots again from the runs already stored
     python benchmarks/accuracy_study.py --train-subset 0 --epochs 30 --seeds 0 1 2 3 4   # all 60k images, on a GPU
     python benchmarks/accuracy_study.py --smoke --out /tmp/study          # seconds: the pipeline end to end
 
-The arms are the YAML runs ``yamls/fashion_mnist_baseline.yaml``, ``yamls/fashion_mnist.yaml`` (CutMix, alpha 1),
-``yamls/fashion_mnist_mixup.yaml`` (MixUp, alpha 0.2) and ``yamls/fashion_mnist_mix.yaml`` (DeiT's switch: MixUp 0.8 /
-CutMix 1.0, even odds, label smoothing 0.1): the same ResNet-8, data, augmentation, optimiser and schedule; only the
-``algorithms:`` section differs. By default every arm trains on the first 15,000 training images for 20 epochs: the
+The arms (:data:`ARMS`) are YAML runs that share the ResNet-8, data, augmentation, optimiser and schedule of
+``yamls/fashion_mnist.yaml`` and differ only in their ``algorithms:`` section: ``yamls/fashion_mnist_baseline.yaml``
+(no mixer), ``yamls/fashion_mnist.yaml`` (CutMix, alpha 1), ``yamls/fashion_mnist_mixup.yaml`` (MixUp, alpha 0.2),
+``yamls/fashion_mnist_mix.yaml`` (DeiT's switch: MixUp 0.8 / CutMix 1.0, even odds, label smoothing 0.1),
+``yamls/fashion_mnist_random_mix.yaml`` (RandomMix: MixUp 0.8, CutMix 1.0, ResizeMix, FMix, even odds), and the
+baseline YAML plus one override section for ResizeMix (side ratio U(0.1, 0.8)) and FMix (alpha 1, decay power 3),
+each at its paper's values. By default every arm trains on the first 15,000 training images for 20 epochs: the
 compute of 5 full epochs, but long enough for the baseline to fit its training set, which is where a regulariser can
 show what it buys (on all 60,000 images a 2-core budget ends before the baseline overfits). For every run it records
 the learning curve (from the run's ``metrics.jsonl``) and, on the 10,000 test images, the error, the NLL, the expected
@@ -20,9 +25,10 @@ calibration error (15 bins) and the error under occlusion: one random square pat
 50% of it, filled with the data set's mean (the same patches for every model).
 
 Finished runs are kept in ``OUT/NAME_runs.json`` with the settings that produced them (epochs, training images) and the
-code's commit; a rerun skips those that match and trains the rest, so an interrupted study resumes. ``--supersede ARM``
-sets an arm's stored runs aside (kept in the file, marked superseded, left out of the tables) so that it is trained
-again, e.g. after a change to that method's code.
+code's commit; a rerun skips those that match and trains the rest, so an interrupted study resumes. A run is matched
+by arm, seed and those settings, not by the arm's YAML or overrides: adding an arm trains that arm and keeps the
+others. ``--supersede ARM`` sets an arm's stored runs aside (kept in the file, marked superseded, left out of the
+tables) so that it is trained again, e.g. after a change to that method's code.
 
 Writes ``OUT/accuracy_NAME_results.md`` (the tables), ``OUT/NAME_curves.png``, ``OUT/NAME_comparison.png`` and
 ``OUT/NAME_runs.json`` (``NAME`` is ``--name``, ``study`` by default).
@@ -43,6 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -57,12 +64,32 @@ from composer_cutmix.runner.config import load_config  # noqa: E402
 from composer_cutmix.runner.data import FASHION_MNIST_DIR, build_dataloader  # noqa: E402
 from composer_cutmix.runner.train import build_trainer  # noqa: E402
 
-# arm -> (YAML, name in tables and plots, colour); the order of the tables and plots.
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm of the study: a YAML run plus the ``key=value`` overrides that make it this arm, and its name and
+    colour in the tables and plots. The overrides are part of the arm, not of the study's settings: runs stored
+    before an arm gained them are still its runs (``--supersede ARM`` trains them again)."""
+
+    yaml: str
+    label: str
+    color: str
+    overrides: tuple[str, ...] = ()
+
+
+# The order of the tables and plots. Every arm is the main recipe (yamls/fashion_mnist.yaml: model, data,
+# augmentation, optimiser, schedule) with only its mixer changed; fashion_mnist_baseline.yaml is that recipe with
+# no mixer, so an arm without a YAML of its own adds its mixer's section to it.
 ARMS = {
-    'baseline': ('yamls/fashion_mnist_baseline.yaml', 'baseline', '#4c72b0'),
-    'cutmix': ('yamls/fashion_mnist.yaml', 'CutMix', '#dd8452'),
-    'mixup': ('yamls/fashion_mnist_mixup.yaml', 'MixUp', '#55a868'),
-    'mixup_cutmix': ('yamls/fashion_mnist_mix.yaml', 'MixUp/CutMix', '#c44e52'),
+    'baseline': Arm('yamls/fashion_mnist_baseline.yaml', 'baseline', '#4c72b0'),
+    'cutmix': Arm('yamls/fashion_mnist.yaml', 'CutMix', '#dd8452'),
+    'mixup': Arm('yamls/fashion_mnist_mixup.yaml', 'MixUp', '#55a868'),
+    'mixup_cutmix': Arm('yamls/fashion_mnist_mix.yaml', 'MixUp/CutMix', '#c44e52'),
+    'resizemix': Arm('yamls/fashion_mnist_baseline.yaml', 'ResizeMix', '#8172b3',
+                     ('algorithms.resizemix.scale=[0.1,0.8]',)),  # the paper's side ratios
+    'fmix': Arm('yamls/fashion_mnist_baseline.yaml', 'FMix', '#937860',
+                ('algorithms.fmix.alpha=1.0', 'algorithms.fmix.decay_power=3.0')),  # the paper's values
+    'random_mix': Arm('yamls/fashion_mnist_random_mix.yaml', 'RandomMix', '#da8bc3'),  # the four ops, even odds
 }
 OCCLUSIONS = (0.10, 0.25, 0.50)
 LABELS = {
@@ -87,9 +114,10 @@ def study_config(args: argparse.Namespace) -> dict:
 
 
 def overrides(arm: str, seed: int, args: argparse.Namespace) -> list[str]:
+    """The arm's own overrides, then the run's (seed, folder, duration, data subset), then ``--set``'s."""
     run = f'{args.name}-{arm}-s{seed}'
-    o = [f'seed={seed}', f'run_name={run}', f'run_folder={args.runs}/{run}', 'loggers.progress_bar=false',
-         'loggers.console_log_interval=1ep', 'save_folder=null']
+    o = [*ARMS[arm].overrides, f'seed={seed}', f'run_name={run}', f'run_folder={args.runs}/{run}',
+         'loggers.progress_bar=false', 'loggers.console_log_interval=1ep', 'save_folder=null']
     if args.smoke:
         o += ['max_duration=4ba', 'eval_interval=2ba', 'train_data.batch_size=32', 'eval_data.batch_size=64',
               'train_data.subset=256', 'eval_data.subset=128']
@@ -172,8 +200,15 @@ def git_commit() -> str:
         return 'unknown'
 
 
+def arm_config(arm: str, seed: int, args: argparse.Namespace):
+    """The checked run config of ``arm``'s run with ``seed`` under this command's settings."""
+    return load_config(REPO / ARMS[arm].yaml, overrides(arm, seed, args))
+
+
 def run_one(arm: str, seed: int, args: argparse.Namespace) -> dict:
-    cfg = load_config(REPO / ARMS[arm][0], overrides(arm, seed, args))
+    from omegaconf import OmegaConf
+
+    cfg = arm_config(arm, seed, args)
     trainer, _ = build_trainer(cfg)
     start = time.perf_counter()
     trainer.fit()
@@ -186,7 +221,7 @@ def run_one(arm: str, seed: int, args: argparse.Namespace) -> dict:
                   epochs=int(trainer.state.timestamp.epoch),
                   train_images=int(trainer.state.timestamp.sample) // max(1, int(trainer.state.timestamp.epoch)),
                   batches=int(trainer.state.timestamp.batch), threads=torch.get_num_threads(),
-                  eval_interval=str(cfg.eval_interval),
+                  eval_interval=str(cfg.eval_interval), algorithms=OmegaConf.to_container(cfg.algorithms),
                   curve=curve(cfg.run_folder))
     return result
 
@@ -234,6 +269,14 @@ def supersede(store: Path, arms: list[str], config: dict, why: str) -> int:
 
 def current(runs: list[dict], config: dict) -> list[dict]:
     return [r for r in runs if r.get('config') == config and not r.get('superseded')]
+
+
+def missing(runs: list[dict], config: dict, wanted: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The ``(arm, seed)`` pairs of ``wanted`` that ``runs`` lacks under the study's settings ``config``. A run is
+    matched by arm, seed and settings only: an arm's own overrides are not part of the match, so adding an arm
+    leaves the stored runs of the others done."""
+    done = {(r['arm'], r['seed']) for r in current(runs, config)}
+    return [key for key in wanted if key not in done]
 
 
 # ---------------------------------------------------------------------------------------------------- the tables
@@ -308,13 +351,14 @@ def write_markdown(runs: list[dict], superseded: list[dict], table: dict, args: 
         f'Device: {device_name()}, torch threads per run: {", ".join(map(str, threads))}; torch '
         f'{torch.__version__}, Composer {composer.__version__}. Command: '
         f'`{command(args)}`. Code: {", ".join(commits)}.',
-        f'Runs: {len(runs)} ({", ".join(ARMS[a][1] for a in arms)} x seeds {seeds}), {runs[0]["epochs"]} epochs '
+        f'Runs: {len(runs)} ({", ".join(ARMS[a].label for a in arms)} x seeds {seeds}), {runs[0]["epochs"]} epochs '
         f'({runs[0]["batches"]} batches of 128) each on {runs[0].get("train_images", 0):,} training images per epoch; '
         f'fit time per run {min(r["fit_time_s"] for r in runs):.0f}-{max(r["fit_time_s"] for r in runs):.0f} s '
         f'(mean {statistics.mean(r["fit_time_s"] for r in runs):.0f} s, total '
         f'{sum(r["fit_time_s"] for r in runs) / 60:.0f} min). Test set: {runs[0].get("test_images", 10000):,} images.',
+        'Arms: ' + '; '.join(f'{ARMS[a].label} = `{" ".join([ARMS[a].yaml, *ARMS[a].overrides])}`' for a in arms) + '.',
         '',
-        '| metric (mean ± sd over seeds) | ' + ' | '.join(ARMS[a][1] for a in arms) + ' |',
+        '| metric (mean ± sd over seeds) | ' + ' | '.join(ARMS[a].label for a in arms) + ' |',
         '|---' * (len(arms) + 1) + '|',
     ]
     for key, label in measured(table).items():
@@ -322,7 +366,7 @@ def write_markdown(runs: list[dict], superseded: list[dict], table: dict, args: 
         lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
     others = [a for a in arms if a != 'baseline']
     if 'baseline' in table and others:
-        lines += ['', '| arm − baseline (± standard error) | ' + ' | '.join(ARMS[a][1] for a in others) + ' |',
+        lines += ['', '| arm − baseline (± standard error) | ' + ' | '.join(ARMS[a].label for a in others) + ' |',
                   '|---' * (len(others) + 1) + '|']
         for key, label in measured(table).items():
             cells = []
@@ -334,7 +378,7 @@ def write_markdown(runs: list[dict], superseded: list[dict], table: dict, args: 
               'fit time (s) | threads |', '|---|---|---|---|---|---|---|---|']
     for r in sorted(runs, key=lambda r: (list(ARMS).index(r['arm']), r['seed'])):
         train = f'{r["train_error"]:.2f}' if 'train_error' in r else '—'
-        lines.append(f'| {ARMS[r["arm"]][1]} seed {r["seed"]} | {r["test_error"]:.2f} | {r["test_nll"]:.3f} | '
+        lines.append(f'| {ARMS[r["arm"]].label} seed {r["seed"]} | {r["test_error"]:.2f} | {r["test_nll"]:.3f} | '
                      f'{r["test_ece"]:.2f} | {r["occluded_10_error"]:.2f} / {r["occluded_25_error"]:.2f} / '
                      f'{r["occluded_50_error"]:.2f} | {train} | {r["fit_time_s"]:.0f} | {r.get("threads", 2)} |')
     if superseded:
@@ -342,7 +386,7 @@ def write_markdown(runs: list[dict], superseded: list[dict], table: dict, args: 
                   '| run | why | test error (%) | NLL | ECE (%) | 10% / 25% / 50% occluded error (%) |',
                   '|---|---|---|---|---|---|']
         for r in sorted(superseded, key=lambda r: (list(ARMS).index(r['arm']), r['seed'])):
-            lines.append(f'| {ARMS[r["arm"]][1]} seed {r["seed"]} | {r["superseded"]} | {r["test_error"]:.2f} | '
+            lines.append(f'| {ARMS[r["arm"]].label} seed {r["seed"]} | {r["superseded"]} | {r["test_error"]:.2f} | '
                          f'{r["test_nll"]:.3f} | {r["test_ece"]:.2f} | {r["occluded_10_error"]:.2f} / '
                          f'{r["occluded_25_error"]:.2f} / {r["occluded_50_error"]:.2f} |')
     path.write_text('\n'.join(lines) + '\n')
@@ -370,9 +414,10 @@ def plot(runs: list[dict], table: dict, out: Path, name: str) -> None:
              f'{n_seeds} seed(s) per arm')
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4.6))
     floor = []
-    for arm in arms:
+    fracs = [0] + [int(f * 100) for f in OCCLUSIONS]
+    for n, arm in enumerate(arms):
         mine = [r for r in runs if r['arm'] == arm]
-        color, label = ARMS[arm][2], ARMS[arm][1]
+        color, label = ARMS[arm].color, ARMS[arm].label
         errors = [r['curve']['eval_error'] for r in mine if r['curve']['eval_error']]
         if errors:
             mean, lo, hi = _mean_curve(errors)
@@ -387,10 +432,11 @@ def plot(runs: list[dict], table: dict, out: Path, name: str) -> None:
             k = max(1, len(mean) // 80)
             smooth = [statistics.mean(mean[i:i + k]) for i in range(0, len(mean), k)]
             ax2.plot(steps[::k][:len(smooth)], smooth, color=color, label=label, lw=1.4)
-        fracs = [0] + [int(f * 100) for f in OCCLUSIONS]
         means = [table[arm]['test_error'][0]] + [table[arm][f'occluded_{f}_error'][0] for f in fracs[1:]]
         sds = [table[arm]['test_error'][1]] + [table[arm][f'occluded_{f}_error'][1] for f in fracs[1:]]
-        ax3.errorbar(fracs, means, yerr=sds, color=color, label=label, marker='o', capsize=3, lw=1.6)
+        shift = 0.5 * (n - (len(arms) - 1) / 2)  # side by side, so that the arms' error bars do not hide each other
+        ax3.errorbar([f + shift for f in fracs], means, yerr=sds, color=color, label=label, marker='o', capsize=3,
+                     lw=1.6)
     if floor:  # the first epochs' errors would squash the part of the curve that tells the arms apart
         ax1.set_ylim(min(floor) * 0.9, max(floor) * 1.15)
     ax1.set(xlabel='epoch', ylabel='test error (%)', title='Test error during training (mean; band: min-max)')
@@ -409,27 +455,29 @@ def plot(runs: list[dict], table: dict, out: Path, name: str) -> None:
     keys = list(measured(table))
     others = [a for a in arms if a != 'baseline'] if 'baseline' in table else []
     rows = 2 if others else 1
-    fig, axes = plt.subplots(rows, len(keys), figsize=(2.6 * len(keys), 3.5 * rows + 0.4), squeeze=False)
+    width = 1.0 + 0.4 * len(arms)  # per metric: room for each arm's bar and its value
+    fig, axes = plt.subplots(rows, len(keys), figsize=(width * len(keys), 3.5 * rows + 0.4), squeeze=False)
     for col, key in enumerate(keys):
         ax = axes[0][col]
         for i, arm in enumerate(arms):
             mean, sd, _ = table[arm][key]
-            ax.bar(i, mean, yerr=sd, color=ARMS[arm][2], capsize=3, alpha=0.85)
+            ax.bar(i, mean, yerr=sd, color=ARMS[arm].color, capsize=3, alpha=0.85)
             seeds = [r[key] for r in runs if r['arm'] == arm]
             ax.scatter([i] * len(seeds), seeds, color='black', s=6, zorder=3)
             ax.text(i, mean + sd, f'{mean:{_fmt(key)}}', ha='center', va='bottom', fontsize=7)
-        ax.set_xticks(range(len(arms)), [ARMS[a][1] for a in arms], rotation=30, ha='right', fontsize=8)
+        ax.set_xticks(range(len(arms)), [ARMS[a].label for a in arms], rotation=30, ha='right', fontsize=8)
         ax.set_title(LABELS[key], fontsize=9)
         ax.grid(axis='y', alpha=0.3)
+        ax.margins(y=0.1)  # room above the tallest bar for its value
         if others:
             ax = axes[1][col]
             for i, arm in enumerate(others):
                 d, se = delta(table, arm, key)
-                ax.bar(i, d, yerr=se, color=ARMS[arm][2], capsize=3, alpha=0.85)
+                ax.bar(i, d, yerr=se, color=ARMS[arm].color, capsize=3, alpha=0.85)
                 ax.text(i, d + se if d >= 0 else d - se, f'{d:+{_fmt(key)}}', ha='center',
                         va='bottom' if d >= 0 else 'top', fontsize=7)
             ax.axhline(0, color='black', lw=0.8)
-            ax.set_xticks(range(len(others)), [ARMS[a][1] for a in others], rotation=30, ha='right', fontsize=8)
+            ax.set_xticks(range(len(others)), [ARMS[a].label for a in others], rotation=30, ha='right', fontsize=8)
             ax.set_title(f'Δ vs baseline: {LABELS[key]}', fontsize=8)
             ax.grid(axis='y', alpha=0.3)
             ax.margins(y=0.15)
@@ -481,7 +529,11 @@ def main(argv=None) -> int:
                         help='set these arms\' stored runs aside (kept, marked) and train them again')
     parser.add_argument('--why', default='the code changed', help='the reason recorded with --supersede')
     parser.add_argument('--report-only', action='store_true', help='write the tables and plots, train nothing')
+    parser.add_argument('--dry-run', action='store_true',
+                        help='list the runs that would train and those already done, then stop (writes nothing)')
     args = parser.parse_args(argv)
+    if args.dry_run and (args.fresh or args.supersede):
+        parser.error('--dry-run writes nothing, so it cannot go with --fresh or --supersede (they write the runs file)')
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.smoke:
@@ -498,19 +550,26 @@ def main(argv=None) -> int:
     if args.supersede:
         n = supersede(store, args.supersede, config, args.why)
         print(f'[study] set {n} stored run(s) of {", ".join(args.supersede)} aside: {args.why}', flush=True)
+    plan = [] if args.report_only else [(arm, seed) for seed in args.seeds for arm in args.arms]
+    todo = missing(load_runs(store), config, plan)
+    if args.dry_run:
+        for arm, seed in plan:
+            print(f'[study] {arm} seed {seed}: {"would train" if (arm, seed) in todo else "done already, kept"}')
+        print(f'[study] {len(todo)} run(s) to train, {len(plan) - len(todo)} done already ({store})', flush=True)
+        return 0
     commit = git_commit()
-    for seed in [] if args.report_only else args.seeds:
-        for arm in args.arms:
-            if any(r['arm'] == arm and r['seed'] == seed for r in current(load_runs(store), config)):
-                print(f'[study] {arm} seed {seed}: done already, kept', flush=True)
-                continue
-            print(f'[study] {arm} seed {seed}: training ({torch.get_num_threads()} threads)', flush=True)
-            result = run_one(arm, seed, args)
-            result.update(config=config, commit=commit, smoke=args.smoke)
-            save_run(store, result)
-            print(f'[study] {arm} seed {seed}: test error {result["test_error"]:.2f}%, NLL {result["test_nll"]:.3f}, '
-                  f'ECE {result["test_ece"]:.2f}%, 25%/50% occluded error {result["occluded_25_error"]:.2f}%/'
-                  f'{result["occluded_50_error"]:.2f}% ({result["fit_time_s"]:.0f} s)', flush=True)
+    for arm, seed in plan:
+        # asked again before training: another process sharing the runs file may have finished it meanwhile
+        if (arm, seed) not in todo or not missing(load_runs(store), config, [(arm, seed)]):
+            print(f'[study] {arm} seed {seed}: done already, kept', flush=True)
+            continue
+        print(f'[study] {arm} seed {seed}: training ({torch.get_num_threads()} threads)', flush=True)
+        result = run_one(arm, seed, args)
+        result.update(config=config, commit=commit, smoke=args.smoke)
+        save_run(store, result)
+        print(f'[study] {arm} seed {seed}: test error {result["test_error"]:.2f}%, NLL {result["test_nll"]:.3f}, '
+              f'ECE {result["test_ece"]:.2f}%, 25%/50% occluded error {result["occluded_25_error"]:.2f}%/'
+              f'{result["occluded_50_error"]:.2f}% ({result["fit_time_s"]:.0f} s)', flush=True)
     report(store, config, args, out)
     return 0
 
