@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Optional, Union
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -120,9 +121,12 @@ def cutmix_batch(
                              generator=check_generator(generator))
     if bbox is not None or indices is not None:
         boxes = params.bbox if bbox is None else bbox
-        lam = box_lams(boxes if per_sample else torch.tensor([boxes]), img_h, img_w)
-        params = MixParams('cutmix', params.indices if indices is None else indices,
-                           lam if per_sample else float(lam[0]), boxes)
+        if per_sample:
+            lam = box_lams(boxes, img_h, img_w)
+        else:  # box_lams' arithmetic (float64, rounded to float32) without a tensor for one box
+            (y0, x0, y1, x1), area = boxes, img_h * img_w
+            lam = float(np.float32(1.0 - (y1 - y0) * (x1 - x0) / area))
+        params = MixParams('cutmix', params.indices if indices is None else indices, lam, boxes)
     X_mixed = apply(X, params, inplace=inplace)
     return X_mixed, apply(y, params) if target_type == 'mask' else mix_targets(y, params, n_classes)
 

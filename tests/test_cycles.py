@@ -31,6 +31,7 @@ def walks(monkeypatch):
 
     monkeypatch.setattr(mixing, 'CYCLE_MIN_BYTES', 0)
     monkeypatch.setattr(mixing, '_walk_cycles', spy)
+    monkeypatch.setattr(torch, 'get_num_threads', lambda: 1)  # ResizeMix on floats walks with one torch thread
     return calls
 
 
@@ -86,6 +87,7 @@ def test_default_threshold_walks_large_samples_only(monkeypatch):
     calls = []
     real = mixing._walk_cycles
     monkeypatch.setattr(mixing, '_walk_cycles', lambda *a, **k: (calls.append(1), real(*a, **k)))
+    monkeypatch.setattr(torch, 'get_num_threads', lambda: 1)  # ResizeMix on floats walks with one thread only
     idx = torch.tensor([1, 0])
     big = torch.rand(2, 3, 224, 224)  # 588 KiB a sample, a 147 KiB box: both walk
     small = torch.rand(2, 3, 32, 32)  # 12 KiB a sample: gathered as before
@@ -97,6 +99,11 @@ def test_default_threshold_walks_large_samples_only(monkeypatch):
         apply(X, MixParams('resizemix', idx, 0.75, (0, 0, h // 2, w // 2), interpolation='bilinear'), inplace=True)
         apply(X, MixParams('fmix', idx, 0.5, mask=torch.arange(h * w).view(h, w) % 2 == 0), inplace=True)
     assert len(calls) == 5  # big float32 MixUp, CutMix, ResizeMix and FMix, big uint8 MixUp; nothing small
+    # With more torch threads a float batch is resized whole (F.interpolate spreads over them); uint8 still walks.
+    monkeypatch.setattr(torch, 'get_num_threads', lambda: 2)
+    for X in (big, big.mul(255).to(torch.uint8)):
+        apply(X, MixParams('resizemix', idx, 0.75, (0, 0, 112, 112), interpolation='bilinear'), inplace=True)
+    assert len(calls) == 6
 
 
 def test_cutmix_walks_mid_sized_boxes_in_a_large_batch(monkeypatch):
@@ -107,16 +114,17 @@ def test_cutmix_walks_mid_sized_boxes_in_a_large_batch(monkeypatch):
     p = MixParams('cutmix', torch.tensor([3, 2, 0, 1]), 0.75, (0, 0, 112, 112))  # 37 KiB boxes, 147 KiB in all
     expected = apply(X, p)
     assert torch.equal(apply(X.clone(), p, inplace=True), expected)
-    assert not calls  # below the 8 MiB of boxes: gathered
+    assert not calls  # below the 4 MiB of boxes: gathered
     monkeypatch.setattr(mixing, 'CYCLE_MIN_BOX_BATCH_BYTES', 100 * 1024)
     assert torch.equal(apply(X.clone(), p, inplace=True), expected)
     assert len(calls) == 1
 
 
 @pytest.mark.parametrize('dtype', [torch.float32, torch.uint8], ids=str)
-def test_resizemix_one_sample_at_a_time_equals_the_batch_at_imagenet_size(dtype):
+def test_resizemix_one_sample_at_a_time_equals_the_batch_at_imagenet_size(dtype, monkeypatch):
     """At the default threshold a (32, 3, 224, 224) batch is resized one partner at a time on the CPU (where
     ``F.interpolate`` resizes a batch through a channels_last copy): the same pixels as the whole batch at once."""
+    monkeypatch.setattr(torch, 'get_num_threads', lambda: 1)  # floats walk with one torch thread
     g = torch.Generator().manual_seed(0)
     X = torch.randint(0, 256, (32, 3, 224, 224), generator=g, dtype=torch.uint8).to(dtype)
     idx = torch.randperm(32, generator=g)
