@@ -253,7 +253,8 @@ def test_low_freq_image_follows_the_power_law_spectrum():
     f = np.sqrt(np.fft.fftfreq(h)[:, None] ** 2 + np.fft.rfftfreq(w)[None, :] ** 2)
     scale = 1 / np.maximum(f, 1 / max(h, w)) ** d
     expected = np.fft.irfft2((parts[0] + 1j * parts[1]) * scale, s=(h, w))
-    np.testing.assert_allclose(image.numpy(), expected, rtol=1e-10, atol=1e-12)
+    assert image.dtype == torch.float32  # single precision: only the order of the pixels makes the mask
+    np.testing.assert_allclose(image.numpy(), expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
 
 
 def test_fmix_masks_are_low_frequency():
