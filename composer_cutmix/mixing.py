@@ -660,7 +660,7 @@ def low_freq_image(img_h: int, img_w: int, decay_power: float = 3.0,
     ``1 / max(f, 1 / max(H, W)) ** decay_power``; ``irfft2`` brings the spectrum back to an ``(H, W)`` image.
     The normal draws come from ``generator``; the rest is numpy in single precision (only the order of the pixels
     matters), whose single-threaded FFT beat torch's threaded one on a busy CPU. The whole mask draw takes about
-    3 ms at 224x224 (quiet, 2 cores), about 5% of of FMix's in-place step on a (256, 3, 224, 224) batch.
+    3 ms at 224x224 (quiet, 2 cores), about 5% of FMix's in-place step on a (256, 3, 224, 224) batch.
     """
     scale = _spectrum_scale(img_h, img_w, float(decay_power))
     parts = torch.randn(2, *scale.shape, generator=generator).numpy()
