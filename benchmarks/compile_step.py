@@ -41,7 +41,7 @@ def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tens
 
 
 def measure(batch: int = 128, steps: int = 60, size: int = 32, depth: int = 20, classes: int = 10,
-            seed: int = 0) -> dict:
+            seed: int = 0, backend: str = 'inductor') -> dict:
     """Runs ``steps`` eager and ``steps`` compiled steps, interleaved; returns the figures."""
     from composer_cutmix import Mixer
     from composer_cutmix.runner.models import cifar_resnet
@@ -66,7 +66,7 @@ def measure(batch: int = 128, steps: int = 60, size: int = 32, depth: int = 20, 
     torch._dynamo.reset()
     torch._dynamo.utils.counters.clear()
     fns = {'eager': forward(nets['eager']),
-           'compiled': torch.compile(forward(nets['compiled']), backend='inductor', fullgraph=True)}
+           'compiled': torch.compile(forward(nets['compiled']), backend=backend, fullgraph=True)}
     times: dict[str, list[float]] = {'eager': [], 'compiled': []}
     losses: dict[str, list[float]] = {'eager': [], 'compiled': []}
     first: dict[str, float] = {}
@@ -92,7 +92,8 @@ def measure(batch: int = 128, steps: int = 60, size: int = 32, depth: int = 20, 
     eager_ms, compiled_ms = (statistics.median(times[k]) * 1e3 for k in ('eager', 'compiled'))
     drift = max(abs(a - b) for a, b in zip(losses['eager'], losses['compiled']))
     return {
-        'batch': [batch, 3, size, size], 'model': f'CifarResNet-{depth}', 'steps': steps, 'ops_drawn': sorted(ops),
+        'batch': [batch, 3, size, size], 'model': f'CifarResNet-{depth}', 'backend': backend, 'steps': steps,
+        'ops_drawn': sorted(ops),
         'eager_ms': eager_ms, 'compiled_ms': compiled_ms, 'compiled_vs_eager': compiled_ms / eager_ms,
         'first_call_s': first, 'graphs_compiled': frames, 'graph_breaks': breaks,
         'max_loss_difference': drift, 'first_loss': losses['eager'][0],

@@ -73,6 +73,16 @@ def test_trainer_compiles_the_model_once_with_mixing(counter):
     assert not torch._dynamo.utils.counters['graph_break']
 
 
+def test_the_compile_benchmarks_whole_training_step_is_one_graph():
+    """benchmarks/compile_step.py's step (mix, forward, soft cross-entropy; backward and SGD after it), small and
+    with a backend that needs no C++ build: one graph for every draw of both ops, no break, the eager step's loss."""
+    from benchmarks.compile_step import measure
+
+    r = measure(batch=6, steps=8, size=8, depth=8, backend='aot_eager')
+    assert r['ops_drawn'] == ['cutmix', 'mixup'] and r['graphs_compiled'] == 1 and r['graph_breaks'] == 0
+    assert r['first_loss_difference'] < 1e-5 and r['max_loss_difference'] < 1e-3
+
+
 @pytest.mark.gpu
 def test_cuda_graph_replays_each_draw():
     """One step (mix a draw held in static tensors, then a tiny model) captured once, replayed per draw."""
