@@ -27,13 +27,15 @@ if os.environ.get('PYTEST_XDIST_WORKER'):  # `make test` runs two workers on two
     torch.set_num_threads(1)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the node ids
+# The files that start a process or a training of their own, slowest first (measured): `make test` hands whole files
+# to its two workers (--dist loadfile), so a file's session fixtures run once, and these go out first.
+SLOW_FILES = ('test_gpu_check.py', 'test_study.py', 'test_streaming.py', 'test_wheel.py', 'test_ddp.py',
+              'test_examples.py', 'test_runner_errors.py', 'test_config.py', 'test_mixer.py', 'test_composer_users.py')
+
+
 def pytest_collection_modifyitems(config, items):
-    # Under xdist (--dist loadgroup) a file's tests stay on one worker, so a module fixture (a 2-process run, the
-    # examples' runs) runs once, and the tests of the session's one GPU-check dry run share one worker too.
-    for item in items:
-        dry = 'gpu_check_dry' in getattr(item, 'fixturenames', ())
-        item.add_marker(pytest.mark.xdist_group('gpu_check_dry' if dry else item.location[0]))
+    order = {name: i for i, name in enumerate(SLOW_FILES)}
+    items.sort(key=lambda item: order.get(Path(item.location[0]).name, len(SLOW_FILES)))  # stable: file order kept
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason='needs a CUDA device (gpu marker)')
@@ -187,10 +189,10 @@ class DryRun:
 
 @pytest.fixture(scope='session')
 def gpu_check_dry(tmp_path_factory) -> DryRun:
-    """``make gpu-check DRY=1`` once for the session: ``tests/test_gpu_check.py`` checks the check, and
-    ``tests/test_benchmarks.py`` reads the tables of the benchmarks it ran (``--tiny``, ``--threads 1``) instead of
-    running them again. Under xdist its tests share a group (one worker); should they not, a lock in the session's
-    shared temporary folder still makes the first worker run it and the others read its result."""
+    """``make gpu-check DRY=1`` once for the session: ``tests/test_gpu_check.py`` checks the check and reads the
+    JSON of the benchmarks it ran (``--tiny``, ``--threads 1``) instead of running them again. Its tests are in that
+    one file, which xdist gives to one worker; should another use it, a lock in the session's shared temporary
+    folder makes the first worker run it and the others read its result."""
     import json
 
     from filelock import FileLock  # a dependency of torch

@@ -1,8 +1,8 @@
-"""The benchmark scripts run end to end (``--tiny``) and print their tables; no timing is asserted.
+"""The benchmark scripts' pieces that run outside the GPU check; no timing is asserted.
 
 ``mix_speed.py --tiny`` and ``train_overhead.py --tiny`` are steps of the GPU check's dry run, which the suite runs
-once (the ``gpu_check_dry`` fixture): their tables and JSON are read from it rather than run a second time. The
-plain-loop half of ``train_overhead.py`` runs here, where Composer is made unimportable, as on the GPU image.
+once: tests/test_gpu_check.py reads their JSON from it. The plain-loop half of ``train_overhead.py`` runs here,
+where Composer is made unimportable, as on the GPU image.
 Everything runs with ``--threads 1``: on a small machine that other processes share, torch's default of one thread
 per core makes every parallel op wait for a descheduled thread, and a smoke test should not depend on the load.
 """
@@ -20,117 +20,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 180  # each script takes well under 30 s on 2 cores; the margin is for a loaded machine
-
-
-def number_row(out: str, label: str) -> list[str]:
-    """The lines that start with ``label`` followed by a time in ms (not a 'skipped' note)."""
-    return re.findall(rf'^{re.escape(label)}\s+\d+\.\d+ .*$', out, flags=re.MULTILINE)
-
-
-def step(dry, name: str) -> tuple[str, dict]:
-    """The output and the JSON of one benchmark step of the GPU check's dry run."""
-    assert dry.proc.returncode == 0, dry.output()[-4000:]
-    return (dry.work / f'{name}.out').read_text(), json.loads((dry.work / f'{name}.json').read_text())
-
-
-OPS = ('cutmix', 'mixup', 'resizemix', 'fmix')
-# op -> the methods measured in every one of its tables (peers that cannot take uint8 are checked apart)
-MEASURED = {
-    'cutmix': {'ours_oop', 'ours_inplace', 'ours_algo', 'composer', 'timm', 'torchvision', 'floor_box',
-               'floor_box_reused', 'floor_clone', 'floor_oop', 'floor_cycle'},
-    'mixup': {'ours_oop', 'ours_inplace', 'ours_algo', 'composer', 'floor_gather', 'floor_clone', 'floor_cycle'},
-    'resizemix': {'ours_oop', 'ours_inplace', 'ours_algo', 'floor_resize', 'floor_gathered', 'floor_clone',
-                  'floor_cycle'},
-    'fmix': {'ours_oop', 'ours_inplace', 'ours_algo', 'ours_draw', 'floor_mask', 'floor_gather', 'floor_clone',
-             'floor_cycle'},
-}
-OUT_OF_PLACE = {'ours_oop', 'ours_draw', 'floor_clone', 'floor_gather', 'floor_oop', 'composer', 'torchvision',
-                'kornia'}
-
-
-def test_mix_speed_tiny_every_op(gpu_check_dry):
-    """Read from the JSON the script writes, not from its printed table: which methods ran, on the same pixels,
-    which wrote into the batch, and which targets were checked."""
-    out, payload = step(gpu_check_dry, 'mix_speed')  # --tiny --op all --device cpu --threads 1
-    assert 'torch threads 1' in out
-
-    cases = {(c['case']['op'], c['case']['name'], c['case']['dtype']): c for c in payload['cases']}
-    assert sorted(cases) == sorted((op, name, dtype) for op in OPS for name in ('imagenet', 'cifar')
-                                   for dtype in ('float32', 'uint8'))
-    for (op, name, dtype), case in cases.items():
-        rows, facts = {r['key']: r for r in case['rows']}, case['facts']
-        measured = {k for k, r in rows.items() if r['median_ms'] is not None}
-        assert MEASURED[op] <= measured, (op, name, dtype, MEASURED[op] - measured)
-        # every floor and ours give the pinned draw's pixels bit for bit, the cycle walk included
-        assert facts['same_pixels'] is True and facts['cycle_pixels'] is True, (op, name, dtype)
-        assert rows[facts['floor']]['vs_floor'] == 1.0
-        for key in measured:
-            assert rows[key]['inplace'] is (key not in OUT_OF_PLACE), (op, key)
-        if op in ('cutmix', 'mixup'):  # Composer's targets equal ours; its MixUp pixels up to float rounding
-            assert facts['same_targets'] is True and facts['composer_pixels'] is (True if op == 'mixup' else None)
-    # MixUp: the lerp floor and the peers that blend take floats only; uint8 is referred to the gather.
-    for name in ('imagenet', 'cifar'):
-        f32, u8 = ({r['key']: r for r in cases['mixup', name, d]['rows']} for d in ('float32', 'uint8'))
-        assert all(f32[k]['median_ms'] for k in ('floor_mix', 'timm', 'torchvision'))
-        assert all(u8[k]['median_ms'] is None and u8[k]['note'] for k in ('floor_mix', 'timm', 'torchvision'))
-        assert cases['mixup', name, 'uint8']['facts']['floor'] == 'floor_gather'
-        assert rows_of(cases['cutmix', name, 'float32'])['kornia']['median_ms']
-    # mmpretrain is not installed here: its row says why instead of a time.
-    assert all('ModuleNotFoundError' in rows_of(c)['mmpretrain']['note'] for (op, _, _), c in cases.items()
-               if op == 'resizemix')
-    assert all(0.4 < c['facts']['mask_mean'] < 0.6 for (op, _, _), c in cases.items() if op == 'fmix')
-
-    # The targets checked per table (the cycle-walk one is for 224x224 batches only, so none at this size).
-    checked = {}
-    for t in payload['targets']:
-        assert t['met'] in (True, False, None) and t['detail']
-        checked.setdefault((t['op'], t['target']), set()).add((t['case'], t['dtype']))
-    every = {(name, dtype) for name in ('imagenet', 'cifar') for dtype in ('float32', 'uint8')}
-    imagenet = {('imagenet', 'float32'), ('imagenet', 'uint8')}
-    assert checked == {
-        ('cutmix', 'in place <= 1.5x box-copy floor'): every,
-        ('cutmix', 'out of place <= 1.2x clone()'): every,
-        ('cutmix', 'in place extra memory <= box + targets'): every,
-        ('cutmix', 'in place >= 5x faster than Composer'): imagenet,
-        ('mixup', 'in place <= 1.3x gather + lerp floor'): every,
-        ('mixup', 'in place extra memory <= batch + targets'): {('imagenet', 'float32'), ('cifar', 'float32')},
-        ('mixup', 'in place >= 2x faster than Composer'): imagenet,
-        ('resizemix', 'in place <= 1.5x resize + box-copy floor'): every,
-        ('fmix', 'in place <= 1.5x gather + masked-select floor'): every,
-        ('fmix', 'mask draw < 10% of the in-place step'): {('imagenet', 'float32')},
-    }
-
-
-def rows_of(case: dict) -> dict:
-    return {r['key']: r for r in case['rows']}
-
-
-@pytest.mark.slow
-def test_train_overhead_tiny(gpu_check_dry):
-    out, payload = step(gpu_check_dry, 'train_overhead')  # --tiny --device cpu --threads 1
-
-    assert re.search(r'^== cifar_resnet8 on cpu, batch \(16, 1, 28, 28\), fp32, 10 classes', out, flags=re.MULTILINE)
-    assert re.search(r'^config\s+step ms\s+img/s\s+vs none\s+middle half\s+mixing ms\s+mixing/step\s+syncs/step$',
-                     out, flags=re.MULTILINE)
-    assert len(number_row(out, 'no augmentation')) == 1
-    assert len(number_row(out, 'ours: composer_cutmix.CutMix')) == 1
-    assert len(number_row(out, "Composer's CutMix")) == 1
-    assert out.count('n/a (no device)') == 2 + 3  # syncs inside the events, and the census of whole steps
-    assert "== host-device syncs over whole steps (sync debug mode 'warn'" in out
-    assert '== targets ==' in out
-    assert re.search(r'^\[(MET|MISSED) *\] our CutMix costs < 1% of a step, mixing work', out, flags=re.MULTILINE)
-    assert '[n/a   ] our CutMix asks for no host-device sync: no device' in out
-
-    setup = payload['setup']
-    for config in ('none', 'ours', 'composer'):
-        # Every round timed all but the first step of each configuration's turn.
-        assert len(payload['results'][config]['step_ms']) == setup['rounds'] * (setup['turn'] - 1)
-        assert sorted(set(payload['results'][config]['round'])) == list(range(setup['rounds']))
-    # The mixing events were timed for both CutMix runs, and nothing is timed without augmentation.
-    assert all(t > 0 for t in payload['results']['ours']['mix_ms'])
-    assert all(t > 0 for t in payload['results']['composer']['mix_ms'])
-    assert all(t == 0 for t in payload['results']['none']['mix_ms'])
-    assert payload['plain'] is False and [t['met'] for t in payload['targets']][2] is None
 
 
 def test_ece_is_torchmetrics_and_the_occlusion_squares_are_the_stored_runs():
@@ -211,8 +100,6 @@ def test_where_composer_does_not_import_the_plain_loop_runs_on_the_runners_netwo
     assert 'composer_cutmix.algorithm' not in facts['loaded'] and 'composer_cutmix.runner.models' in facts['loaded']
 
     assert 'plain PyTorch training loop, no Trainer: Composer will not import' in out
-    assert len(number_row(out, 'plain loop, no augmentation')) == 1
-    assert len(number_row(out, 'plain loop + ours (functional)')) == 1
     payload = json.loads((tmp_path / 't.json').read_text())
     assert payload['plain'] is True and sorted(payload['results']) == ['none', 'ours']
     assert all(t > 0 for t in payload['results']['ours']['mix_ms'])
