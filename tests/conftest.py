@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -19,8 +20,10 @@ from composer.loggers import Logger
 from composer.models import ComposerClassifier, ComposerModel
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+from tools import forked
+
 N_CLASSES = 5
-DRY_TIMEOUT_S = 300  # the GPU check's dry run: about a minute on 2 quiet cores; the margin is for a loaded machine
+DRY_TIMEOUT_S = 240  # the GPU check's dry run: under a minute on 2 quiet cores; the margin is for a loaded machine
 
 
 if os.environ.get('PYTEST_XDIST_WORKER'):  # `make test` runs two workers on two cores: one torch thread each
@@ -29,8 +32,9 @@ if os.environ.get('PYTEST_XDIST_WORKER'):  # `make test` runs two workers on two
 
 # The files that start a process or a training of their own, slowest first (measured): `make test` hands whole files
 # to its two workers (--dist loadfile), so a file's session fixtures run once, and these go out first.
-SLOW_FILES = ('test_gpu_check.py', 'test_study.py', 'test_streaming.py', 'test_wheel.py', 'test_ddp.py',
-              'test_examples.py', 'test_runner_errors.py', 'test_config.py', 'test_mixer.py', 'test_composer_users.py')
+SLOW_FILES = ('test_gpu_check.py', 'test_ddp.py', 'test_wheel.py', 'test_study.py', 'test_composer_users.py',
+              'test_mixer.py', 'test_benchmarks.py', 'test_loggers.py', 'test_streaming.py', 'test_runner_errors.py',
+              'test_examples.py', 'test_config.py')
 
 
 def pytest_collection_modifyitems(config, items):
@@ -204,11 +208,25 @@ def gpu_check_dry(tmp_path_factory) -> DryRun:
         if not record.exists():
             out_dir.mkdir(exist_ok=True)
             venv = Path(sys.executable).parents[1]  # the Makefile's VENV: the interpreter running the suite
-            proc = subprocess.run(['make', '--no-print-directory', 'gpu-check', 'DRY=1', f'VENV={venv}',
-                                   f'ARGS=--out-dir {out_dir}'], cwd=Path(__file__).resolve().parents[1],
-                                  capture_output=True, text=True, timeout=DRY_TIMEOUT_S)
+            root = Path(__file__).resolve().parents[1]
+            planned = subprocess.run(['make', '-n', '--no-print-directory', 'gpu-check', 'DRY=1', f'VENV={venv}',
+                                      f'ARGS=--out-dir {out_dir}'], cwd=root, capture_output=True, text=True)
+            # what `make gpu-check DRY=1` runs, run in a fork of this worker (it has imported Composer already)
+            cmd = shlex.split(next(line for line in planned.stdout.splitlines() if 'gpu_check.py' in line))
+            proc = forked.run(cmd, cwd=root, capture_output=True, timeout=DRY_TIMEOUT_S)
             record.write_text(json.dumps({'args': proc.args, 'returncode': proc.returncode, 'stdout': proc.stdout,
                                           'stderr': proc.stderr}))
         done = json.loads(record.read_text())
     proc = subprocess.CompletedProcess(done['args'], done['returncode'], done['stdout'], done['stderr'])
     return DryRun(proc, out_dir, out_dir / 'gpu_check_work')
+
+
+@pytest.fixture(scope='session')
+def shards(tmp_path_factory):
+    """yamls/synthetic.yaml (64 training and 32 evaluation images of 1x16x16) as shards, via the command line."""
+    out = tmp_path_factory.mktemp('shards') / 'out'
+    from composer_cutmix.runner.cli import main
+
+    synthetic = Path(__file__).resolve().parents[1] / 'yamls' / 'synthetic.yaml'
+    assert main(['convert', str(synthetic), str(out), '--no-progress']) == 0
+    return out

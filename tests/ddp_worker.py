@@ -1,13 +1,18 @@
-"""One rank of tests/test_ddp.py, started by Composer's launcher: ``composer -n 2 tests/ddp_worker.py OUT k=v ...``.
+"""One rank of tests/test_ddp.py, started by Composer's launcher: ``composer -n 2 tests/ddp_worker.py JOBS.json``.
 
-It registers a ``probe`` algorithm and then runs the real command line (``composer-cutmix train``). The probe
-saves, for every training batch, the batch as the dataloader gave it (before CutMix: at ``AFTER_DATALOADER``
-Composer runs algorithms in reverse order, so the probe listed after ``cutmix`` runs first) and the batch the
-model received (at ``BEFORE_FORWARD``), with CutMix's box and permutation, to ``OUT/rank{rank}.pt``.
+JOBS.json lists runs of the real command line (``composer-cutmix train yamls/synthetic.yaml``), each
+``[probe, out, overrides]``, run one after the other in this process (one import of Composer per rank for all):
+
+- ``probe``: this file's probe saves, for every training batch, the batch as the dataloader gave it (before CutMix:
+  at ``AFTER_DATALOADER`` Composer runs algorithms in reverse order, so the probe listed after ``cutmix`` runs
+  first) and the batch the model received (at ``BEFORE_FORWARD``), with CutMix's box and permutation, to
+  ``OUT/rank{rank}.pt``;
+- ``stream_probe``: ``tests/streaming_worker.py``'s probe, one JSON line per batch in ``OUT/rank{rank}.jsonl``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -49,7 +54,14 @@ class Probe(Algorithm):
 
 
 if __name__ == '__main__':
+    from streaming_worker import Probe as StreamProbe  # this script's folder is sys.path[0]
+
     register_algorithm('probe', Probe)
-    out, overrides = sys.argv[1], sys.argv[2:]
-    sys.exit(main(['train', os.path.join(os.path.dirname(__file__), '..', 'yamls', 'synthetic.yaml'), *overrides,
-                   f'algorithms.probe.out={out}']))
+    register_algorithm('stream_probe', StreamProbe)
+    with open(sys.argv[1], encoding='utf-8') as f:
+        jobs = json.load(f)
+    for probe, out, overrides in jobs:
+        rc = main(['train', os.path.join(os.path.dirname(__file__), '..', 'yamls', 'synthetic.yaml'), *overrides,
+                   f'algorithms.{probe}.out={out}'])
+        if rc:
+            sys.exit(rc)

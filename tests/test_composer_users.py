@@ -188,6 +188,9 @@ FRESH_PROCESS = """
 import runpy, sys
 import composer_cutmix
 print(' '.join(sorted(sys.modules)))
+from composer_cutmix import *
+print('runner', *[m for m in sys.modules if m.startswith('composer_cutmix.runner')])
+print('CutMix' in dir(), 'Mixer' in dir())
 sys.argv = ['composer_cutmix', '--help']
 try:
     runpy.run_module('composer_cutmix', run_name='__main__')
@@ -198,7 +201,8 @@ except SystemExit as e:
 
 @pytest.fixture(scope='session')
 def fresh_process() -> list[str]:
-    """One new interpreter: the modules ``import composer_cutmix`` loaded, then ``python -m composer_cutmix --help``."""
+    """One new interpreter: the modules ``import composer_cutmix`` loaded, what ``from composer_cutmix import *`` adds,
+    then ``python -m composer_cutmix --help``."""
     out = subprocess.run([sys.executable, '-c', FRESH_PROCESS], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     return out.stdout.splitlines()
@@ -209,8 +213,14 @@ def test_importing_the_plugin_loads_nothing_of_the_runner(fresh_process):
     ours = sorted(m for m in loaded if m.startswith('composer_cutmix'))
     assert ours == ['composer_cutmix', *(f'composer_cutmix.{m}' for m in sorted(CORE))], ours
     assert 'omegaconf' not in loaded and 'composer' not in loaded, 'the core needs neither the runner nor Composer'
-    help_text = '\n'.join(fresh_process[1:])
+    help_text = '\n'.join(fresh_process[3:])
     assert 'exit 0' in help_text and 'train' in help_text and 'preview' in help_text
+
+
+def test_star_import_loads_none_of_the_runner(fresh_process):
+    runner, names = fresh_process[1:3]
+    assert runner == 'runner', f'from composer_cutmix import * loaded: {runner}'
+    assert names == 'True True'
 
 
 def test_the_runner_is_imported_from_the_runner():

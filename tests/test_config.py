@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from composer_cutmix.algorithm import CutMix, FMix, MixUp
 from composer_cutmix.runner.cli import main
 from composer_cutmix.runner.config import ConfigError, config_from_dict, load_config
 from composer_cutmix.runner.registry import ENTRY_POINT_GROUP, algorithm_names, build_algorithms, register_algorithm
+from tools import forked
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = str(ROOT / 'yamls' / 'synthetic.yaml')
@@ -159,10 +159,10 @@ def test_cli_returns_2_with_one_paragraph(capsys):
 
 
 def test_cli_subprocess_exit_code_2_and_no_traceback(tmp_path):
-    proc = subprocess.run(
+    proc = forked.run(  # its own process (a fork of this one: no second import of Composer)
         [sys.executable, '-m', 'composer_cutmix', 'train', SYNTHETIC, 'train_data.name=fashion_mnist',
          f'train_data.root={tmp_path}', f'run_folder={tmp_path}/run'],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
+        capture_output=True, cwd=ROOT, timeout=120,
     )
     assert proc.returncode == 2, proc.stderr
     assert 'Traceback' not in proc.stderr

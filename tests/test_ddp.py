@@ -1,7 +1,10 @@
-"""Two CPU processes under Composer's launcher (gloo): each rank trains on its own shard and mixes only it."""
+"""Two CPU processes under Composer's launcher (gloo): each rank trains on its own shard and mixes only it, from
+memory and from streaming shards (one launch runs both: each rank imports Composer once)."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +14,7 @@ import torch
 
 from composer_cutmix.runner.config import load_config
 from composer_cutmix.runner.data import BatchTransform, build_dataset
+from tests.test_streaming import QUIET, SYNTHETIC, _records, _streaming
 
 ROOT = Path(__file__).resolve().parents[1]
 OVERRIDES = ['max_duration=2ba', 'train_data.batch_size=8', 'train_data.augment=false', 'eval_data.batch_size=8',
@@ -18,16 +22,29 @@ OVERRIDES = ['max_duration=2ba', 'train_data.batch_size=8', 'train_data.augment=
 
 
 @pytest.fixture(scope='session')
-def ranks(tmp_path_factory):
+def launch(tmp_path_factory, shards):
+    """Both runs in one launch of two ranks: the in-memory one (2 batches), then the streaming one (2 epochs)."""
     tmp = tmp_path_factory.mktemp('ddp')
+    streaming = _streaming(shards, *QUIET, 'max_duration=2ep', 'train_data.batch_size=8', 'train_data.augment=false',
+                           'eval_data.batch_size=8', 'device=cpu', f'run_folder={tmp}/stream_run',
+                           train_local=tmp / 'cache' / 'train', eval_local=tmp / 'cache' / 'eval')
+    jobs = [['probe', str(tmp / 'out'), [*OVERRIDES, f'run_folder={tmp}/run']],
+            ['stream_probe', str(tmp / 'stream_out'), streaming]]
+    (tmp / 'jobs.json').write_text(json.dumps(jobs))
     cmd = [sys.executable, '-m', 'composer.cli.launcher', '-n', '2', '--stdout', str(tmp / 'stdout{rank}.txt'),
-           '--stderr', str(tmp / 'stderr{rank}.txt'), str(ROOT / 'tests' / 'ddp_worker.py'), str(tmp / 'out'),
-           *OVERRIDES, f'run_folder={tmp}/run']
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, timeout=240)
+           '--stderr', str(tmp / 'stderr{rank}.txt'), str(ROOT / 'tests' / 'ddp_worker.py'), str(tmp / 'jobs.json')]
+    env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1'}
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, timeout=300, env=env)
     logs = '\n'.join(p.read_text()[-2000:] for p in sorted(tmp.glob('std*.txt')))
     assert proc.returncode == 0, f'{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}\n{logs}'
+    return proc.stdout, tmp
+
+
+@pytest.fixture(scope='session')
+def ranks(launch):
+    stdout, tmp = launch
     out = [torch.load(tmp / 'out' / f'rank{r}.pt') for r in range(2)]
-    return out, proc.stdout, tmp
+    return out, stdout, tmp
 
 
 def _ids(X: torch.Tensor, dataset_X: torch.Tensor) -> list[int]:
@@ -78,3 +95,29 @@ def test_ranks_draw_their_own_boxes_and_rank0_reports(ranks):
     assert draws[0] != draws[1]  # CutMix seeds its generator with the rank
     assert 'final metrics of synthetic' in stdout  # rank 0's table; the launcher shows rank 0's stdout
     assert (tmp / 'run' / 'metrics.jsonl').is_file() and (tmp / 'run' / 'config.yaml').is_file()
+
+
+def test_two_ranks_see_disjoint_streaming_samples_that_cover_each_epoch(launch, shards):
+    stdout, tmp = launch
+    cfg = load_config(SYNTHETIC)
+    ds = build_dataset(cfg.train_data, train=True, seed=cfg.seed)
+    images = BatchTransform(ds.info.mean, ds.info.std)((ds.images, ds.labels))[0]
+    ranks = [_records(tmp / 'stream_out', r) for r in range(2)]
+    for epoch in (0, 1):
+        seen = []
+        for recs in ranks:
+            batches = [rec for rec in recs.values() if rec['epoch'] == epoch]
+            assert len(batches) == 4  # 64 samples / (2 ranks x 8)
+            ids = [i for rec in batches for i in _ids(torch.tensor(rec['raw']), images)]
+            assert [ds.labels[i].item() for i in ids] == [y for rec in batches for y in rec['labels']]
+            seen.append(ids)
+        assert len(set(seen[0])) == len(set(seen[1])) == 32 and not set(seen[0]) & set(seen[1])  # disjoint...
+        assert set(seen[0]) | set(seen[1]) == set(range(64))  # ...and together the whole epoch
+    orders = [[i for rec in sorted(recs.values(), key=lambda r: r['batch']) for i in _ids(torch.tensor(rec['raw']), images)]
+              for recs in ranks]
+    assert orders[0][:32] != orders[0][32:]  # each epoch in a new order
+    table = stdout[stdout.rindex('final metrics of synthetic'):].splitlines()  # the second run's
+    assert table[1].split() == ['metric', 'train', 'eval']  # evaluated on the eval shards too
+    for split in ('train', 'eval'):  # each split's shards were copied into its cache, shared by the two ranks
+        assert sorted(p.name for p in (tmp / 'cache' / split).iterdir() if p.suffix == '.mds') == \
+            sorted(p.name for p in (shards / split).iterdir() if p.suffix == '.mds')

@@ -158,7 +158,8 @@ def test_make_gpu_check_dry_runs_every_step(gpu_check_dry):
     # The figures, the log, and the human summary.
     for png in ('gpu_mix_speed.png', 'gpu_study.png'):
         assert (out_dir / png).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
-    assert (out_dir / 'gpu_check.log').stat().st_size > 0
+    log = (out_dir / 'gpu_check.log').read_text()
+    assert log.count('s, in a fork of this interpreter) ==') == 6  # the dry run's steps skip the imports
     summary = '\n'.join(results['summary'])
     assert 'GPU check summary (DRY RUN on the CPU)' in summary
     for start in ('tests (', 'functional probe on cpu: parity 12/12', 'mix speed [', 'train overhead (', 'study ('):
@@ -248,7 +249,8 @@ def test_gpu_mode_runs_the_gpu_commands_in_its_budget_and_fills_out(tmp_path, mo
     """The GPU run's wiring without a GPU: every step replaced by a stand-in that records its command."""
     calls = []
 
-    def fake_step(name, cmd, limit, log, env):
+    def fake_step(name, cmd, limit, log, env, fork=False):
+        assert not fork, 'CUDA does not survive a fork: on a GPU each step is a new interpreter'
         calls.append((name, [str(c) for c in cmd], limit, env))
         tagged = {}
         if name == 'env and probe':
@@ -289,7 +291,7 @@ def test_gpu_mode_runs_the_gpu_commands_in_its_budget_and_fills_out(tmp_path, mo
 def test_gpu_mode_without_composer_skips_the_tests_and_without_cuda_stops(tmp_path, monkeypatch):
     names = []
 
-    def fake_step(name, cmd, limit, log, env):
+    def fake_step(name, cmd, limit, log, env, fork=False):
         names.append(name)
         tagged = {'ENV': {'composer': 'not importable (ImportError: x)', 'composer_ok': False}} \
             if name == 'env and probe' else {}
@@ -312,14 +314,18 @@ def test_gpu_mode_without_composer_skips_the_tests_and_without_cuda_stops(tmp_pa
     assert results['steps']['study']['status'] == 'skipped' and 'no Fashion-MNIST' in results['steps']['study']['why']
 
 
-def test_run_step_keeps_tagged_lines_and_kills_what_overruns(tmp_path):
+@pytest.mark.parametrize('fork', [False, True], ids=['new interpreter', 'forked'])
+def test_run_step_keeps_tagged_lines_and_kills_what_overruns(tmp_path, fork):
     import os
 
     log = gpu_check.Log(tmp_path / 'log')
-    code = 'print("ENV {\\"device\\": \\"x\\"}"); [print(i) for i in range(100)]'
-    step = gpu_check.run_step('talk', [sys.executable, '-c', code], 30, log, dict(os.environ))
-    assert step['ok'] and step['tagged']['ENV'] == {'device': 'x'} and step['tail'][-1] == '99'
+    code = 'import sys; print("ENV {\\"device\\": \\"x\\"}"); [print(i) for i in range(100)]; print(sys.argv)'
+    step = gpu_check.run_step('talk', [sys.executable, '-c', code, 'a'], 30, log, dict(os.environ), fork)
+    assert step['ok'] and step['tagged']['ENV'] == {'device': 'x'} and step['tail'][-2:] == ['99', "['-c', 'a']"]
+    failed = gpu_check.run_step('fail', [sys.executable, '-c', 'raise SystemExit(3)'], 30, log, {}, fork)
+    assert failed['status'] == 'failed (exit 3)' and not failed['ok']
     slow = gpu_check.run_step('hang', [sys.executable, '-c', 'import time; print("started", flush=True); '
-                                       'time.sleep(60)'], 2, log, dict(os.environ))
-    assert slow['status'] == 'timed out' and not slow['ok'] and slow['seconds'] < 20
-    assert '== hang: timed out after' in (tmp_path / 'log').read_text()
+                                       'time.sleep(60)'], 2, log, dict(os.environ), fork)
+    assert slow['status'] == 'timed out' and not slow['ok'] and slow['seconds'] < 20 and slow['tail'] == ['started']
+    text = (tmp_path / 'log').read_text()
+    assert '== hang: timed out after' in text and ('in a fork of this interpreter' in text) == fork

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import struct
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from composer_cutmix.metrics import DominantLabel, present_labels
 from composer_cutmix.runner.cli import main
 from composer_cutmix.runner.data import build_dataloader, build_dataset
 from composer_cutmix.runner.errors import RunError
+from tools import forked
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = str(ROOT / 'yamls' / 'synthetic.yaml')
@@ -157,13 +157,12 @@ sys.exit(main(sys.argv[2:]))
 def test_autoresume_continues_a_killed_run_exactly(tmp_path):
     assert main(_args(tmp_path, 'whole')) == 0  # the uninterrupted run, in this process
 
-    # The same command in a child process (this process's thread count, so the arithmetic is bit for bit alike),
-    # killed from outside with SIGTERM in the middle of the epoch...
-    env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': str(torch.get_num_threads())}
+    # The same command in a child process (a fork of this one: the same thread count, so the arithmetic is bit for
+    # bit alike, and no second import of Composer), killed from outside with SIGTERM in the middle of the epoch...
     paused, log = tmp_path / 'paused', tmp_path / 'killed.log'
     with open(log, 'wb') as out:
-        killed = subprocess.Popen([sys.executable, '-c', _PAUSE_AT_BATCH_6, str(paused), *_args(tmp_path, 'killed')],
-                                  env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        killed = forked.Popen([sys.executable, '-c', _PAUSE_AT_BATCH_6, str(paused), *_args(tmp_path, 'killed')],
+                              cwd=ROOT, stdout=out, stderr=forked.STDOUT)
         deadline = time.time() + 240
         while time.time() < deadline and not paused.exists() and killed.poll() is None:
             time.sleep(0.05)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,22 +20,15 @@ from streaming import StreamingDataset  # noqa: E402
 from composer_cutmix.runner.cli import main  # noqa: E402
 from composer_cutmix.runner.config import ConfigError, config_from_dict, load_config  # noqa: E402
 from composer_cutmix.runner.convert import convert  # noqa: E402
-from composer_cutmix.runner.data import BatchTransform, build_dataloader, build_dataset  # noqa: E402
+from composer_cutmix.runner.data import build_dataloader, build_dataset  # noqa: E402
 from composer_cutmix.runner.errors import DataNotFoundError  # noqa: E402
 from composer_cutmix.runner.streaming import SHARD_INFO_FILE, ShardInfo  # noqa: E402
 from composer_cutmix.runner.train import train  # noqa: E402
+from tools import forked  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = str(ROOT / 'yamls' / 'synthetic.yaml')
 QUIET = ['loggers.progress_bar=false', 'loggers.console_log_interval=100ep', 'loggers.speed_monitor=false']
-
-
-@pytest.fixture(scope='session')
-def shards(tmp_path_factory):
-    """yamls/synthetic.yaml (64 training and 32 evaluation images of 1x16x16) as shards, via the command line."""
-    out = tmp_path_factory.mktemp('shards') / 'out'
-    assert main(['convert', SYNTHETIC, str(out), '--no-progress']) == 0
-    return out
 
 
 def _streaming(shards: Path, *extra: str, train_local=None, eval_local=None) -> list[str]:
@@ -212,53 +204,9 @@ def _records(folder: Path, rank: int = 0) -> dict[int, dict]:
     return out
 
 
-def _ids(raw: list, images: torch.Tensor) -> list[int]:
-    """The data set index of each (un-augmented, normalised) image of a batch; the synthetic images are distinct."""
-    X = torch.tensor(raw).flatten(1)
-    diff = (X[:, None, :] - images.flatten(1)[None, :, :]).abs().amax(-1)
-    assert bool((diff.min(1).values < 1e-5).all())
-    return diff.argmin(1).tolist()
-
-
-def test_two_ranks_see_disjoint_samples_that_cover_each_epoch(shards, tmp_path):
-    overrides = _streaming(shards, *QUIET, 'max_duration=2ep', 'train_data.batch_size=8', 'train_data.augment=false',
-                           'eval_data.batch_size=8', 'device=cpu', f'run_folder={tmp_path}/run',
-                           train_local=tmp_path / 'cache' / 'train', eval_local=tmp_path / 'cache' / 'eval')
-    cmd = [sys.executable, '-m', 'composer.cli.launcher', '-n', '2', '--stdout', str(tmp_path / 'stdout{rank}.txt'),
-           '--stderr', str(tmp_path / 'stderr{rank}.txt'), str(ROOT / 'tests' / 'streaming_worker.py'),
-           str(tmp_path / 'out'), *overrides]
-    env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1'}
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300, env=env)
-    logs = '\n'.join(p.read_text()[-2000:] for p in sorted(tmp_path.glob('std*.txt')))
-    assert proc.returncode == 0, f'{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}\n{logs}'
-
-    cfg = load_config(SYNTHETIC)
-    ds = build_dataset(cfg.train_data, train=True, seed=cfg.seed)
-    images = BatchTransform(ds.info.mean, ds.info.std)((ds.images, ds.labels))[0]
-    ranks = [_records(tmp_path / 'out', r) for r in range(2)]
-    for epoch in (0, 1):
-        seen = []
-        for recs in ranks:
-            batches = [rec for rec in recs.values() if rec['epoch'] == epoch]
-            assert len(batches) == 4  # 64 samples / (2 ranks x 8)
-            ids = [i for rec in batches for i in _ids(rec['raw'], images)]
-            assert [ds.labels[i].item() for i in ids] == [y for rec in batches for y in rec['labels']]
-            seen.append(ids)
-        assert len(set(seen[0])) == len(set(seen[1])) == 32 and not set(seen[0]) & set(seen[1])  # disjoint...
-        assert set(seen[0]) | set(seen[1]) == set(range(64))  # ...and together the whole epoch
-    orders = [[i for rec in sorted(recs.values(), key=lambda r: r['batch']) for i in _ids(rec['raw'], images)]
-              for recs in ranks]
-    assert orders[0][:32] != orders[0][32:]  # each epoch in a new order
-    table = proc.stdout[proc.stdout.index('final metrics of synthetic'):].splitlines()
-    assert table[1].split() == ['metric', 'train', 'eval']  # evaluated on the eval shards too
-    for split in ('train', 'eval'):  # each split's shards were copied into its cache, shared by the two ranks
-        assert sorted(p.name for p in (tmp_path / 'cache' / split).iterdir() if p.suffix == '.mds') == \
-            sorted(p.name for p in (shards / split).iterdir() if p.suffix == '.mds')
-
-
 def test_each_rank_of_two_gets_its_own_half_of_every_epoch(monkeypatch):
     """The per-rank split in one process: the sampler of the runner's loader as rank 0 and rank 1 of world size 2
-    (the two-process streaming run above checks the whole thing end to end, in minutes)."""
+    (the two-process streaming run in tests/test_ddp.py checks the whole thing end to end)."""
     from composer.utils import dist
 
     monkeypatch.setattr(dist, 'get_world_size', lambda: 2)
@@ -290,11 +238,10 @@ def test_a_run_killed_mid_epoch_resumes_with_the_same_samples_mixed_the_same_way
                           train_local=tmp_path / name / 'cache')
 
     assert main(['train', SYNTHETIC, *args('whole'), f'algorithms.probe.out={tmp_path}/whole/probe']) == 0
-    # The killed run trains its first batches in a subprocess: with this process's thread count, bit for bit alike.
-    env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': str(torch.get_num_threads())}
-    killed = subprocess.run([sys.executable, str(ROOT / 'tests' / 'streaming_worker.py'), str(tmp_path / 'k/probe'),
-                             '--kill-at', '2', *args('k')], env=env, cwd=ROOT, capture_output=True, text=True,
-                            timeout=300)
+    # The killed run trains its first batches in a child process (a fork of this one: the same thread count, so bit
+    # for bit alike, and no second import of Composer).
+    killed = forked.run([sys.executable, ROOT / 'tests' / 'streaming_worker.py', tmp_path / 'k/probe', '--kill-at', '2',
+                         *args('k')], cwd=ROOT, capture_output=True, timeout=300)
     assert killed.returncode == -9, killed.stderr[-3000:]  # SIGKILL in batch 2 of 4 (0-based), nothing cleaned up
     assert os.path.basename(os.readlink(tmp_path / 'k' / 'ckpt' / 'latest-rank0.pt')) == 'ep0-ba2-rank0.pt'
     assert sorted(_records(tmp_path / 'k' / 'probe')) == [0, 1]

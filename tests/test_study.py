@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tools import forked
+
 REPO = Path(__file__).resolve().parents[1]
 LABELS = ['baseline', 'CutMix', 'MixUp', 'MixUp/CutMix', 'ResizeMix', 'FMix', 'RandomMix']  # the tables' order
 MIXERS = {'baseline': [], 'cutmix': ['CutMix'], 'mixup': ['MixUp'], 'mixup_cutmix': ['MixUpCutMix'],
@@ -17,9 +19,10 @@ MIXERS = {'baseline': [], 'cutmix': ['CutMix'], 'mixup': ['MixUp'], 'mixup_cutmi
 
 
 def study(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, str(REPO / 'benchmarks' / 'accuracy_study.py'), '--smoke', '--threads', '1',
-           '--out', str(tmp_path), *extra]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=REPO)
+    """The script as the Makefile runs it, in its own process (a fork of this one: no second import of Composer)."""
+    cmd = [sys.executable, REPO / 'benchmarks' / 'accuracy_study.py', '--smoke', '--threads', '1', '--out', tmp_path,
+           *extra]
+    return forked.run(cmd, capture_output=True, timeout=300, cwd=REPO)
 
 
 def last_eval(run_folder: Path) -> dict:
@@ -55,7 +58,7 @@ def test_accuracy_study_smoke(tmp_path, capsys):
         assert (tmp_path / png).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert not list(tmp_path.glob('*.lock')), 'the lock file stays out of the docs folder'
 
-    # in-process from here on (one interpreter start is the slow part): a rerun keeps the finished runs; a
+    # in-process from here on: a rerun keeps the finished runs; a
     # superseded arm is kept aside in the file and trained again
     main = _study_main()
     args = ['--smoke', '--threads', '1', '--out', str(tmp_path)]

@@ -49,6 +49,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Optional
 
+try:
+    from tools import forked
+except ImportError:  # run as a script: tools/ is sys.path[0]
+    import forked
+
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / 'benchmarks'  # the measurements the check runs
 TOOLS = REPO / 'tools'  # this script and the wheel tooling
@@ -147,17 +152,23 @@ def cuda_available(python: str) -> bool:
 # ------------------------------------------------------------------------------------------------- steps
 
 
-def run_step(name: str, cmd: list[str], limit: float, log: Log, env: dict[str, str]) -> dict[str, Any]:
+def run_step(name: str, cmd: list[str], limit: float, log: Log, env: dict[str, str], fork: bool = False
+             ) -> dict[str, Any]:
     """Runs ``cmd`` with its output streamed into the log; kills its whole process group after ``limit`` s.
+    With ``fork`` (the dry run: CPU only), the Python command line runs in a fork of this interpreter
+    (:mod:`tools.forked`), which skips the ~15 s of imports a new interpreter pays.
 
     The step's output is also kept whole, unprefixed, beside the log in ``<name>.out`` (spaces as ``_``), so its
     tables can be read back as the script printed them (``tests/test_benchmarks.py`` does).
     """
     shown = ' '.join('<code>' if '\n' in str(c) else str(c) for c in cmd)
-    log(f'\n== {name}: {shown}  (limit {limit:.0f} s) ==')
+    log(f'\n== {name}: {shown}  (limit {limit:.0f} s{", in a fork of this interpreter" if fork else ""}) ==')
     t0 = time.perf_counter()
-    proc = subprocess.Popen([str(c) for c in cmd], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True, errors='replace')
+    if fork:
+        proc = forked.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    else:
+        proc = subprocess.Popen([str(c) for c in cmd], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True, errors='replace')
     tail: list[str] = []
     tagged: dict[str, Any] = {}
     raw = log.path.with_name(name.replace(' ', '_') + '.out').open('w', buffering=1)
@@ -192,6 +203,23 @@ def run_step(name: str, cmd: list[str], limit: float, log: Log, env: dict[str, s
     log(f'== {name}: {status} after {seconds:.0f} s ==')
     return {'command': shown, 'status': status, 'ok': proc.returncode == 0 and not timed_out,
             'seconds': round(seconds, 1), 'tail': tail[-15:], 'tagged': tagged}
+
+
+WARM = ('torch', 'torchvision', 'composer', 'composer_cutmix.runner.cli', 'matplotlib.pyplot', 'timm', 'kornia',
+        'pytest')
+
+
+def warm_up(env: dict[str, str]) -> None:
+    """The dry run's steps run in forks of this interpreter: import once here what they all import."""
+    os.environ.update(OMP_NUM_THREADS=env['OMP_NUM_THREADS'], MPLBACKEND=env['MPLBACKEND'])  # before torch loads
+    sys.path[1:1] = [p for p in env['PYTHONPATH'].split(os.pathsep) if p not in sys.path]
+    for name in WARM:
+        try:
+            __import__(name)
+        except Exception:  # the step that needs it says why, in its own output
+            pass
+    for name in [m for m in sys.modules if m == 'tests' or m.startswith('tests.')]:  # when forked from the suite:
+        del sys.modules[name]  # the tests step imports the tests afresh, under its own environment
 
 
 def read_json(path: Path) -> Optional[Any]:
@@ -439,11 +467,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths), PYTHONUNBUFFERED='1', MPLBACKEND='Agg')
     if dry:
         env['OMP_NUM_THREADS'] = '1'  # a shared CPU stalls every parallel op; one thread each does not wait
+        warm_up(env)
     threads = ['--threads', '1'] if dry else []
 
     # One interpreter for the machine's facts and the probe of the functional path (which needs no Composer).
     step = run_step('env and probe', [python, '-c', ENV_CODE + PROBE_CODE], LIMITS['env'] + LIMITS['probe'], log,
-                    env)
+                    env, fork=dry)
     results['steps']['env'] = step
     results['env'] = tagged_json(step, 'ENV') or {}
     results['probe'] = tagged_json(step, 'PROBE')
@@ -476,7 +505,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             cmd = [python, '-m', 'pytest', '-m', 'gpu', 'tests/test_gpu.py', 'tests/test_compile.py']
             what = 'pytest -m gpu (with the CUDA-graph capture of a mixing step)'
         cmd += ['-q', '-rfE', '-p', 'no:cacheprovider', f'--junitxml={junit}', '-o', 'junit_logging=system-out']
-        step = run_step('tests', cmd, min(LIMITS['tests'], max(30, left() - 200)), log, test_env)
+        step = run_step('tests', cmd, min(LIMITS['tests'], max(30, left() - 200)), log, test_env, fork=dry)
         step['what'] = what
         step['junit'] = junit_summary(junit)
     else:
@@ -490,12 +519,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     ms_json = work / 'mix_speed.json'
     size = ['--tiny', '--device', 'cpu'] if dry else ['--device', 'cuda']  # dry: float32 and uint8, as on the GPU
     step = run_step('mix_speed', [python, BENCH / 'mix_speed.py', '--op', 'all', *size, *threads, '--json', ms_json],
-                    min(LIMITS['mix_speed'], max(30, left() - 150)), log, env)
+                    min(LIMITS['mix_speed'], max(30, left() - 150)), log, env, fork=dry)
     results['steps']['mix_speed'] = step
     results['mix_speed'] = read_json(ms_json)
     if results['mix_speed']:
         plot = run_step('plot', [python, BENCH / 'plot_mix_speed.py', '--json', ms_json, '--out',
-                                 out_dir / 'gpu_mix_speed.png'], 60, log, env)
+                                 out_dir / 'gpu_mix_speed.png'], 60, log, env, fork=dry)
         step['plot'] = plot['status']
     save()
 
@@ -503,7 +532,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     to_json = work / 'train_overhead.json'
     size = ['--tiny', '--device', 'cpu'] if dry else ['--device', 'cuda']
     step = run_step('train_overhead', [python, BENCH / 'train_overhead.py', *size, *threads, '--json', to_json],
-                    min(LIMITS['train_overhead'], max(30, left() - MIN_STUDY_S - RESERVE_S)), log, env)
+                    min(LIMITS['train_overhead'], max(30, left() - MIN_STUDY_S - RESERVE_S)), log, env, fork=dry)
     results['steps']['train_overhead'] = step
     results['train_overhead'] = read_json(to_json)
     save()
@@ -524,11 +553,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         cmd = [python, BENCH / 'gpu_study.py', '--budget-s', str(budget), '--data', data]
     if cmd:
         cmd += ['--json', study_json, '--plot', out_dir / 'gpu_study.png']
-        step = run_step('study', cmd, (120 if dry else budget + 15), log, env)
+        step = run_step('study', cmd, (120 if dry else budget + 15), log, env, fork=dry)
         results['study'] = read_json(study_json)  # written after every run: a study cut short keeps its runs
         if not step['ok'] and results['study'] and results['study'].get('runs'):
             run_step('plot', [python, BENCH / 'gpu_study.py', '--replot', study_json, '--plot',
-                              out_dir / 'gpu_study.png'], 60, log, env)
+                              out_dir / 'gpu_study.png'], 60, log, env, fork=dry)
     else:
         step = {'status': 'skipped', 'ok': False, 'seconds': 0, 'why': why}
         log(f'!! study skipped: {why}')
