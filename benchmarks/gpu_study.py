@@ -48,7 +48,7 @@ if __package__ in (None, ''):  # run as a file: the repository root on the path,
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.evaluation import expected_calibration_error, occlude  # noqa: E402
-from benchmarks.machine import import_alone, load_functional  # noqa: E402
+from benchmarks.machine import load_functional  # noqa: E402
 
 __all__ = ['ARMS', 'Plan', 'load_data', 'main', 'plan_runs', 'resnet18']
 
@@ -89,7 +89,9 @@ def load_data(folder: Optional[Path], device: torch.device, train_subset: int = 
     for split, (images, labels) in FILES.items():
         if find(folder, images) is None or find(folder, labels) is None:
             raise FileNotFoundError(f'{folder}: no {images}(.gz) / {labels}(.gz); `make gpu-data` copies them here')
-        X, y = import_alone('composer_cutmix.runner.data').load_fashion_mnist(
+        from composer_cutmix.runner.data import load_fashion_mnist  # no Composer needed: the package is lazy
+
+        X, y = load_fashion_mnist(
             str(folder), train=split == 'train', key='train_data' if split == 'train' else 'eval_data')
         n = train_subset if split == 'train' else test_subset
         if n:
@@ -122,8 +124,9 @@ def augment(X: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 def resnet18(width: int = 64, in_channels: int = 1, num_classes: int = 10, blocks=(2, 2, 2, 2)) -> nn.Module:
     """The CIFAR ResNet-18 (He et al.'s ImageNet block layout with a 3x3 stride-1 stem and no max-pool): the runner's
     ``CifarResNet`` with ``blocks``, plain PyTorch."""
-    return import_alone('composer_cutmix.runner.models').CifarResNet(num_classes=num_classes, in_channels=in_channels,
-                                                                      width=width, blocks=blocks)
+    from composer_cutmix.runner.models import CifarResNet  # no Composer needed: the package is lazy
+
+    return CifarResNet(num_classes=num_classes, in_channels=in_channels, width=width, blocks=blocks)
 
 
 # ------------------------------------------------------------------------------------------------- training

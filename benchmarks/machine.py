@@ -8,7 +8,6 @@ import argparse
 import importlib
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 from types import ModuleType
@@ -16,51 +15,13 @@ from typing import Optional
 
 import torch
 
-__all__ = ['DEFAULT_THREADS', 'Contention', 'OtherLoad', 'cpu_model', 'import_alone', 'load_functional',
+__all__ = ['DEFAULT_THREADS', 'Contention', 'OtherLoad', 'cpu_model', 'load_functional',
            'positive_int', 'threads_line']
 
 DEFAULT_THREADS = torch.get_num_threads()  # read at import, before any --threads
 
 
 REPO = Path(__file__).resolve().parents[1]
-_WHY_ALONE: Optional[str] = None  # why composer_cutmix did not import, once it has failed
-
-
-def import_alone(name: str) -> ModuleType:
-    """A module of ``composer_cutmix`` that needs no Composer, even where Composer will not import.
-
-    ``import composer_cutmix.x`` runs ``composer_cutmix/__init__.py`` first, which loads the algorithms, which need
-    Composer; a Composer built for another torch (the GPU check's image) fails there. Then the packages above
-    ``name`` are stood in for by empty modules that only know their folders, so that ``name`` (and the modules of
-    the package it imports, such as ``composer_cutmix.runner.errors``) load from their own files without any
-    ``__init__.py``. The module's ``IMPORT_NOTE`` then says why, so the benchmarks say how they got it. Only the
-    modules that import nothing of Composer at the top can load so: ``functional``, ``runner.models`` (its
-    networks), ``runner.data`` (its readers and batch transforms), ``runner.errors``.
-
-    Args:
-        name: the module, e.g. ``'composer_cutmix.runner.models'``.
-
-    Returns:
-        The module, imported normally wherever Composer imports.
-    """
-    global _WHY_ALONE
-    if _WHY_ALONE is None:
-        try:
-            return importlib.import_module(name)
-        except Exception as e:  # ImportError, or whatever a Composer built for another torch raises at import
-            _WHY_ALONE = f'{type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ""}'
-    parts = name.split('.')
-    for i in range(1, len(parts)):
-        package = '.'.join(parts[:i])
-        if package not in sys.modules:  # a failed import leaves no package behind, only the submodules it finished
-            stand_in = ModuleType(package, f'{package} without its __init__.py (see benchmarks.machine.import_alone)')
-            stand_in.__path__ = [str(REPO.joinpath(*parts[:i]))]
-            sys.modules[package] = stand_in
-    module = importlib.import_module(name)
-    module.IMPORT_NOTE = f'composer_cutmix did not import ({_WHY_ALONE}); {name} was loaded on its own'
-    return module
-
-
 def load_functional() -> ModuleType:
     """``composer_cutmix`` itself: its mixing core (``cutmix_batch``, ``mixup_batch``, ``Mixer``, ``apply``,
     ``mix_targets``, ``mixing``) needs only torch and numpy, so it imports even where Composer will not."""

@@ -1073,9 +1073,6 @@ def main(argv: Optional[list[str]] = None) -> int:
     print((names[0] if len(names) == 1 else ', '.join(names[:-1]) + ' and ' + names[-1])
           + ' mixing-step benchmark' + ('' if size == 'full' else f' (--{size})'))
     header = header_lines(devices)
-    functional = load_functional()
-    if getattr(functional, 'IMPORT_NOTE', None):
-        header.append(functional.IMPORT_NOTE)
     for line in header:
         print(line)
     print('MB moved: estimated bytes read + written; F = batch, B = box, M = bool mask, T = dense targets, W = the '

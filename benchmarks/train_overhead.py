@@ -56,7 +56,6 @@ if __package__ in (None, ''):  # run as a file: the repository root on the path,
 from benchmarks.machine import (  # noqa: E402
     Contention,
     OtherLoad,
-    import_alone,
     load_functional,
     positive_int,
     threads_line,
@@ -133,8 +132,9 @@ class Steps:
 def cifar_resnet8(in_channels: int = 1, num_classes: int = 10, width: int = 16) -> nn.Module:
     """The CIFAR ResNet of He et al. with depth 8: a 3x3 stem and one ``BasicBlock`` per stage at w, 2w, 4w (the
     runner's ``CifarResNet``, plain PyTorch: built where Composer will not import, for the plain loop)."""
-    return import_alone('composer_cutmix.runner.models').CifarResNet(depth=8, num_classes=num_classes,
-                                                                      in_channels=in_channels, width=width)
+    from composer_cutmix.runner.models import CifarResNet  # no Composer needed: the runner's package is lazy
+
+    return CifarResNet(depth=8, num_classes=num_classes, in_channels=in_channels, width=width)
 
 
 def build_network(setup: Setup) -> nn.Module:

@@ -188,8 +188,14 @@ FRESH_PROCESS = """
 import runpy, sys
 import composer_cutmix
 print(' '.join(sorted(sys.modules)))
+import contextlib, io
+from composer_cutmix.runner.cli import main
+with contextlib.redirect_stdout(io.StringIO()) as listing:
+    main(['recipes'])
+print('recipes', len(listing.getvalue().splitlines()), 'composer' in sys.modules)
+before = set(sys.modules)
 from composer_cutmix import *
-print('runner', *[m for m in sys.modules if m.startswith('composer_cutmix.runner')])
+print('runner', *[m for m in sys.modules if m.startswith('composer_cutmix.runner') and m not in before])
 print('CutMix' in dir(), 'Mixer' in dir())
 sys.argv = ['composer_cutmix', '--help']
 try:
@@ -201,8 +207,8 @@ except SystemExit as e:
 
 @pytest.fixture(scope='session')
 def fresh_process() -> list[str]:
-    """One new interpreter: the modules ``import composer_cutmix`` loaded, what ``from composer_cutmix import *`` adds,
-    then ``python -m composer_cutmix --help``."""
+    """One new interpreter: the modules ``import composer_cutmix`` loaded, whether ``composer-cutmix recipes`` loads
+    Composer, what ``from composer_cutmix import *`` adds, then ``python -m composer_cutmix --help``."""
     out = subprocess.run([sys.executable, '-c', FRESH_PROCESS], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     return out.stdout.splitlines()
@@ -213,12 +219,17 @@ def test_importing_the_plugin_loads_nothing_of_the_runner(fresh_process):
     ours = sorted(m for m in loaded if m.startswith('composer_cutmix'))
     assert ours == ['composer_cutmix', *(f'composer_cutmix.{m}' for m in sorted(CORE))], ours
     assert 'omegaconf' not in loaded and 'composer' not in loaded, 'the core needs neither the runner nor Composer'
-    help_text = '\n'.join(fresh_process[3:])
+    help_text = '\n'.join(fresh_process[4:])
     assert 'exit 0' in help_text and 'train' in help_text and 'preview' in help_text
 
 
+def test_the_cli_lists_its_recipes_without_importing_composer(fresh_process):
+    recipes = sorted(p.stem for p in (ROOT / 'yamls').glob('*.yaml'))
+    assert fresh_process[1] == f'recipes {len(recipes) + 1} False'  # a line per recipe and the hint; no Composer
+
+
 def test_star_import_loads_none_of_the_runner(fresh_process):
-    runner, names = fresh_process[1:3]
+    runner, names = fresh_process[2:4]
     assert runner == 'runner', f'from composer_cutmix import * loaded: {runner}'
     assert names == 'True True'
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import torch
 from composer_cutmix.runner.config import load_config
 from composer_cutmix.runner.data import BatchTransform, build_dataset
 from tests.test_streaming import QUIET, SYNTHETIC, _records, _streaming
+from tools import forked
 
 ROOT = Path(__file__).resolve().parents[1]
 OVERRIDES = ['max_duration=2ba', 'train_data.batch_size=8', 'train_data.augment=false', 'eval_data.batch_size=8',
@@ -34,7 +34,7 @@ def launch(tmp_path_factory, shards):
     cmd = [sys.executable, '-m', 'composer.cli.launcher', '-n', '2', '--stdout', str(tmp / 'stdout{rank}.txt'),
            '--stderr', str(tmp / 'stderr{rank}.txt'), str(ROOT / 'tests' / 'ddp_worker.py'), str(tmp / 'jobs.json')]
     env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1'}
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, timeout=300, env=env)
+    proc = forked.run(cmd, capture_output=True, cwd=tmp, timeout=300, env=env)  # the launcher: a fork of this process
     logs = '\n'.join(p.read_text()[-2000:] for p in sorted(tmp.glob('std*.txt')))
     assert proc.returncode == 0, f'{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}\n{logs}'
     return proc.stdout, tmp

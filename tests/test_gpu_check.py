@@ -256,7 +256,7 @@ def test_gpu_mode_runs_the_gpu_commands_in_its_budget_and_fills_out(tmp_path, mo
         if name == 'env and probe':
             tagged = {'ENV': {'device': 'NVIDIA H100 80GB HBM3', 'torch': '2.11.0', 'composer': '0.32.1',
                               'composer_ok': True},
-                      'PROBE': {'device': 'cuda', 'note': '', 'checks': []}}
+                      'PROBE': {'device': 'cuda', 'checks': []}}
         return {'command': ' '.join(map(str, cmd)), 'status': 'ok', 'ok': True, 'seconds': 1.0, 'tagged': tagged}
 
     data = tmp_path / 'data'

@@ -279,7 +279,7 @@ for op in ('cutmix', 'mixup'):
                            torch.channels_last else 'contiguous', 'max_abs_diff': diff,
                            'parity': diff == 0 if exact else diff <= 1e-6, 'syncs': census.count(),
                            'layout_kept': out.is_contiguous(memory_format=layout), 'device': str(out.device)})
-print('PROBE ' + json.dumps({'device': dev, 'note': getattr(F, 'IMPORT_NOTE', ''), 'checks': checks}))
+print('PROBE ' + json.dumps({'device': dev, 'checks': checks}))
 '''
 
 ENV_CODE = '''
@@ -340,7 +340,7 @@ def summarise(results: dict[str, Any]) -> list[str]:
         checks = probe['checks']
         lines.append(f'functional probe on {probe["device"]}: parity {sum(c["parity"] for c in checks)}/{len(checks)}, '
                      f'layout kept {sum(c["layout_kept"] for c in checks)}/{len(checks)}, syncs '
-                     f'{sum(c["syncs"] for c in checks)}' + (f' ({probe["note"]})' if probe.get('note') else ''))
+                     f'{sum(c["syncs"] for c in checks)}')
     ms = results.get('mix_speed')
     if ms:
         for check in ms['targets']:

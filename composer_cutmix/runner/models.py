@@ -3,7 +3,7 @@
 :func:`build_model` wraps the network in a :class:`composer.models.ComposerClassifier` with Composer's default
 loss; :class:`~composer_cutmix.algorithm.CutMix` swaps in a dense-target cross-entropy at ``Event.INIT``. Composer is
 imported only there: :class:`CifarResNet` is plain PyTorch, so the benchmarks build it where Composer will not
-import (``benchmarks.machine.import_alone``, on the GPU check's image).
+import (the GPU check's image).
 """
 
 from __future__ import annotations
