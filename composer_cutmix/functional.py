@@ -40,6 +40,7 @@ from composer_cutmix.mixing import (
     draw_fmix,
     draw_mixup,
     draw_resizemix,
+    mask_share,
     mix_targets,
 )
 
@@ -319,6 +320,6 @@ def fmix_batch(
         params = draw_fmix(n, img_h, img_w, alpha, decay_power=decay_power, generator=check_generator(generator))
     if mask is not None or indices is not None:
         mask = params.mask if mask is None else mask
-        params = MixParams('fmix', params.indices if indices is None else indices, float(mask.float().mean()),
-                           mask=mask)
+        params = MixParams('fmix', params.indices if indices is None else indices,
+                           mask_share(int(mask.count_nonzero()), mask.numel()), mask=mask)
     return apply(X, params, inplace=inplace), mix_targets(y, params, n_classes)

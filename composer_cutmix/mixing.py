@@ -690,9 +690,14 @@ def draw_fmix(n: int, img_h: int, img_w: int, alpha: float = 1.0, *, decay_power
     mask = np.zeros(pixels, dtype=bool)
     if k:  # the k largest pixels, in linear time (a sort of a 224x224 image took 15x longer)
         mask[np.argpartition(grey, pixels - k)[pixels - k:]] = True
-    # the mask's mean as torch computes it in float32 (k ones summed exactly, one rounded division)
-    own = float(np.float32(k) / np.float32(pixels))
-    return MixParams('fmix', torch.randperm(n, generator=generator), own, mask=torch.from_numpy(mask).view(img_h, img_w))
+    return MixParams('fmix', torch.randperm(n, generator=generator), mask_share(k, pixels),
+                     mask=torch.from_numpy(mask).view(img_h, img_w))
+
+
+def mask_share(own: int, pixels: int) -> float:
+    """The weight of an image's own label under a mask with ``own`` of its ``pixels`` True: the mask's mean as
+    torch computes it in float32 (the ones summed exactly, one rounded division)."""
+    return float(np.float32(own) / np.float32(pixels))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -979,6 +984,7 @@ def mix_targets(y: Tensor, params: Optional[MixParams], n_classes: int, *, smoot
         >>> mix_targets(torch.tensor([0, 1]), p, 2).tolist()
         [[0.75, 0.25], [0.25, 0.75]]
     """
+    blended = False
     if y.ndim == 1:
         dense = torch.zeros(y.shape[0], n_classes, dtype=dtype or torch.float32, device=y.device)
         labels = y.long().unsqueeze(1)
@@ -987,11 +993,12 @@ def mix_targets(y: Tensor, params: Optional[MixParams], n_classes: int, *, smoot
             partner = labels.index_select(0, to_device(params.indices, y.device))
             dense.scatter_add_(1, partner, torch.full(partner.shape, 1 - params.lam, dtype=dense.dtype,
                                                       device=y.device))
-            return dense * (1.0 - smoothing) + smoothing / n_classes if smoothing else dense
-        dense.scatter_(1, labels, 1.0)
+            blended = True
+        else:
+            dense.scatter_(1, labels, 1.0)
     else:
         dense = y if y.dtype.is_floating_point else y.to(dtype or torch.float32)
-    if params is not None:
+    if params is not None and not blended:
         lam = to_device(params.lam, y.device).to(dense.dtype).view(-1, 1) if params.per_sample else params.lam
         dense = dense * lam + dense.index_select(0, to_device(params.indices, y.device)) * (1 - lam)
     if smoothing:
