@@ -24,6 +24,12 @@ from composer_cutmix.runner.errors import RunError
 from tools import forked
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def same_threads_env() -> dict[str, str]:
+    """The environment for a child that must compute as this process does, should it be a new interpreter (see
+    tools/forked.py: one when torch runs more than one thread here)."""
+    return {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': str(torch.get_num_threads())}
 SYNTHETIC = str(ROOT / 'yamls' / 'synthetic.yaml')
 QUIET = ['loggers.progress_bar=false', 'loggers.console_log_interval=100ep']
 
@@ -157,12 +163,12 @@ sys.exit(main(sys.argv[2:]))
 def test_autoresume_continues_a_killed_run_exactly(tmp_path):
     assert main(_args(tmp_path, 'whole')) == 0  # the uninterrupted run, in this process
 
-    # The same command in a child process (a fork of this one: the same thread count, so the arithmetic is bit for
-    # bit alike, and no second import of Composer), killed from outside with SIGTERM in the middle of the epoch...
+    # The same command in a child process (a fork of this one, no second import of Composer; with this process's
+    # thread count either way, so the arithmetic is bit for bit alike), killed from outside with SIGTERM mid-epoch...
     paused, log = tmp_path / 'paused', tmp_path / 'killed.log'
     with open(log, 'wb') as out:
         killed = forked.Popen([sys.executable, '-c', _PAUSE_AT_BATCH_6, str(paused), *_args(tmp_path, 'killed')],
-                              cwd=ROOT, stdout=out, stderr=forked.STDOUT)
+                              cwd=ROOT, env=same_threads_env(), stdout=out, stderr=forked.STDOUT)
         deadline = time.time() + 240
         while time.time() < deadline and not paused.exists() and killed.poll() is None:
             time.sleep(0.05)

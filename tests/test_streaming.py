@@ -24,6 +24,7 @@ from composer_cutmix.runner.data import build_dataloader, build_dataset  # noqa:
 from composer_cutmix.runner.errors import DataNotFoundError  # noqa: E402
 from composer_cutmix.runner.streaming import SHARD_INFO_FILE, ShardInfo  # noqa: E402
 from composer_cutmix.runner.train import train  # noqa: E402
+from tests.test_runner_errors import same_threads_env  # noqa: E402
 from tools import forked  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -241,7 +242,7 @@ def test_a_run_killed_mid_epoch_resumes_with_the_same_samples_mixed_the_same_way
     # The killed run trains its first batches in a child process (a fork of this one: the same thread count, so bit
     # for bit alike, and no second import of Composer).
     killed = forked.run([sys.executable, ROOT / 'tests' / 'streaming_worker.py', tmp_path / 'k/probe', '--kill-at', '2',
-                         *args('k')], cwd=ROOT, capture_output=True, timeout=300)
+                         *args('k')], cwd=ROOT, env=same_threads_env(), capture_output=True, timeout=300)
     assert killed.returncode == -9, killed.stderr[-3000:]  # SIGKILL in batch 2 of 4 (0-based), nothing cleaned up
     assert os.path.basename(os.readlink(tmp_path / 'k' / 'ckpt' / 'latest-rank0.pt')) == 'ep0-ba2-rank0.pt'
     assert sorted(_records(tmp_path / 'k' / 'probe')) == [0, 1]
