@@ -68,7 +68,8 @@ study-small:
 
 # The capacity point: 2k images, a ResNet-8 of width 32 that memorises them, 150 epochs; baseline, CutMix, MixUp and
 # RandomMix (the best of the other mixers at the small point), 3 seeds;
-# two single-threaded processes side by side (about 1 h on 2 cores); then the tables and plots of all 12 runs.
+# two single-threaded processes side by side (about 35 min a run on a quiet core: 3.5 h for all 12); then the tables
+# and plots. Finished runs are kept (docs/study_capacity_runs.json): a rerun trains only the missing ones.
 CAPACITY := --name study_capacity --train-subset 2000 --epochs 150 --eval-interval 10ep --set model.width=32 --threads 1
 study-capacity:
 	@$(MAKE) --no-print-directory install EXTRAS=test,bench
