@@ -295,6 +295,11 @@ def summarise(runs: list[dict]) -> dict[str, dict[str, tuple[float, float, int]]
     return table
 
 
+def _spread(value: float, spread: float, n: int, fmt: str) -> str:
+    """``value ± spread``; a single seed has no spread to show, so then the value alone."""
+    return f'{value:{fmt}}' + (f' ± {spread:{fmt.lstrip("+")}}' if n > 1 else '')
+
+
 def delta(table: dict, arm: str, key: str) -> tuple[float, float]:
     """``arm`` minus baseline and its standard error (sqrt(sd_a^2/n_a + sd_b^2/n_b), unpaired seeds)."""
     (ma, sa, na), (mb, sb, nb) = table[arm][key], table['baseline'][key]
@@ -362,7 +367,7 @@ def write_markdown(runs: list[dict], superseded: list[dict], table: dict, args: 
         '|---' * (len(arms) + 1) + '|',
     ]
     for key, label in measured(table).items():
-        cells = [f'{table[a][key][0]:{_fmt(key)}} ± {table[a][key][1]:{_fmt(key)}}' for a in arms]
+        cells = [_spread(*table[a][key], _fmt(key)) for a in arms]
         lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
     others = [a for a in arms if a != 'baseline']
     if 'baseline' in table and others:
@@ -371,8 +376,8 @@ def write_markdown(runs: list[dict], superseded: list[dict], table: dict, args: 
         for key, label in measured(table).items():
             cells = []
             for a in others:
-                d, se = delta(table, a, key)
-                cells.append(f'{d:+{_fmt(key)}} ± {se:{_fmt(key)}}')
+                n = min(table[a][key][2], table['baseline'][key][2])
+                cells.append(_spread(*delta(table, a, key), n, '+' + _fmt(key)))
             lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
     lines += ['', '| run | test error (%) | NLL | ECE (%) | 10% / 25% / 50% occluded error (%) | train error (%) | '
               'fit time (s) | threads |', '|---|---|---|---|---|---|---|---|']

@@ -103,7 +103,8 @@ def test_accuracy_study_smoke(tmp_path, capsys):
     assert '| metric (mean ± sd over seeds) | ' + ' | '.join(LABELS) + ' |' in table
     assert '| arm − baseline (± standard error) | ' + ' | '.join(LABELS[1:]) + ' |' in table
     delta_error = next(line for line in table.splitlines() if line.startswith('| test error (%) | +'))
-    assert delta_error.split(' | ')[1:6] == ['+0.00 ± 0.00'] * 5
+    assert delta_error.split(' | ')[1:6] == ['+0.00'] * 5  # one seed each: a difference, no standard error
+    assert ' ± ' not in table.split('| run |')[0].replace('(mean ± sd', '').replace('(± standard', '')
     assert 'ResizeMix = `yamls/fashion_mnist_baseline.yaml algorithms.resizemix.scale=[0.1,0.8]`' in table
     assert (tmp_path / 'study_comparison.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
@@ -164,3 +165,11 @@ def _study_main():
     from benchmarks.accuracy_study import main  # on first use: it imports the runner and Composer's Trainer
 
     return main
+
+
+def test_a_spread_is_shown_only_where_there_are_seeds_to_spread():
+    from benchmarks.accuracy_study import _spread
+
+    assert _spread(12.2249, 0.4113, 3, '.2f') == '12.22 ± 0.41'
+    assert _spread(-0.5512, 0.1, 2, '+.3f') == '-0.551 ± 0.100'  # a difference: signed, its standard error not
+    assert _spread(12.2249, 0.0, 1, '.2f') == '12.22'  # one seed: no ± 0.00 that reads as a measured spread
