@@ -329,3 +329,20 @@ def test_run_step_keeps_tagged_lines_and_kills_what_overruns(tmp_path, fork):
     assert slow['status'] == 'timed out' and not slow['ok'] and slow['seconds'] < 20 and slow['tail'] == ['started']
     text = (tmp_path / 'log').read_text()
     assert '== hang: timed out after' in text and ('in a fork of this interpreter' in text) == fork
+
+
+def test_popen_forks_only_when_asked_and_safe(monkeypatch):
+    import subprocess
+
+    from tools import forked
+
+    def started(**kw):
+        proc = forked.Popen([sys.executable, '-c', 'import os; print(os.getpid() == os.getsid(0))'],
+                            stdout=subprocess.PIPE, **kw)
+        assert proc.communicate(timeout=60)[0] == 'True\n' and proc.returncode == 0  # its own session either way
+        return type(proc)
+
+    monkeypatch.setattr(forked, 'forkable', lambda: True)
+    assert started() is forked.Forked and started(fork=False) is subprocess.Popen
+    monkeypatch.setattr(forked, 'forkable', lambda: False)  # torch on more than one thread: a fork would hang
+    assert started() is subprocess.Popen

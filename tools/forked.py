@@ -107,9 +107,10 @@ def forkable() -> bool:
 
 
 def Popen(cmd: Sequence[Any], *, cwd: Any = None, env: Optional[dict] = None, stdout: Target = None,
-          stderr: Target = None, text: bool = True) -> Any:
-    """``subprocess.Popen`` of a Python command line: in a fork when :func:`forkable`, else a new interpreter."""
-    if forkable():
+          stderr: Target = None, text: bool = True, fork: bool = True) -> Any:
+    """``subprocess.Popen`` of a Python command line: in a fork when ``fork`` and :func:`forkable`, else a new
+    interpreter (in its own session, as the fork is)."""
+    if fork and forkable():
         return Forked(cmd, cwd=cwd, env=env, stdout=stdout, stderr=stderr, text=text)
     return subprocess.Popen([str(c) for c in cmd], cwd=cwd, env=env, stdout=stdout, stderr=stderr, text=text,
                             start_new_session=True, **({'errors': 'replace'} if text else {}))

@@ -164,11 +164,7 @@ def run_step(name: str, cmd: list[str], limit: float, log: Log, env: dict[str, s
     shown = ' '.join('<code>' if '\n' in str(c) else str(c) for c in cmd)
     log(f'\n== {name}: {shown}  (limit {limit:.0f} s{", in a fork of this interpreter" if fork else ""}) ==')
     t0 = time.perf_counter()
-    if fork:
-        proc = forked.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    else:
-        proc = subprocess.Popen([str(c) for c in cmd], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True, errors='replace')
+    proc = forked.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, fork=fork)
     tail: list[str] = []
     tagged: dict[str, Any] = {}
     raw = log.path.with_name(name.replace(' ', '_') + '.out').open('w', buffering=1)
