@@ -46,7 +46,7 @@ run: install data
 
 # Two pytest-xdist workers, one per core (tests/conftest.py gives each one torch thread); one GPU-check dry run.
 test: install
-	$(PY) -m pytest -n 2 --dist loadfile $(ARGS)
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder $(ARGS)
 
 preview: install data
 	$(VENV)/bin/composer-cutmix preview $(CONFIG) --out runs/preview.png $(ARGS)

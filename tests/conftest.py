@@ -30,11 +30,13 @@ if os.environ.get('PYTEST_XDIST_WORKER'):  # `make test` runs two workers on two
     torch.set_num_threads(1)
 
 
-# The files that start a process or a training of their own, slowest first (measured): `make test` hands whole files
-# to its two workers (--dist loadfile), so a file's session fixtures run once, and these go out first.
+# The slowest files first (measured with --durations=0): `make test` hands whole files to its two workers
+# (--dist loadfile, so a file's session fixtures run once) in this order (--no-loadscope-reorder: xdist would otherwise
+# send the files with the most tests first), and the short files last even out the two workers' ends.
 SLOW_FILES = ('test_gpu_check.py', 'test_ddp.py', 'test_wheel.py', 'test_study.py', 'test_composer_users.py',
-              'test_mixer.py', 'test_benchmarks.py', 'test_loggers.py', 'test_streaming.py', 'test_runner_errors.py',
-              'test_examples.py', 'test_config.py')
+              'test_compile.py', 'test_streaming.py', 'test_loggers.py', 'test_runner_errors.py', 'test_mixers.py',
+              'test_benchmarks.py', 'test_mixer.py', 'test_config.py', 'test_train_cli.py', 'test_examples.py',
+              'test_algorithm.py', 'test_preview.py')
 
 
 def pytest_collection_modifyitems(config, items):

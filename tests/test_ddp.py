@@ -1,5 +1,10 @@
 """Two CPU processes under Composer's launcher (gloo): each rank trains on its own shard and mixes only it, from
-memory and from streaming shards (one launch runs both: each rank imports Composer once)."""
+memory and from streaming shards (one launch runs both).
+
+The launcher runs as ``composer -n 2`` runs it, with one change: it starts its ranks as forks of this test worker
+(:mod:`tools.forked`) instead of new interpreters, which would each import Composer again (about 15 s of CPU each
+here). Ranks, environment (``RANK``, ``WORLD_SIZE``, ``MASTER_PORT``...), output files, monitoring and exit codes are
+the launcher's own; `make ddp` starts the ranks as new interpreters."""
 
 from __future__ import annotations
 
@@ -17,6 +22,9 @@ from tests.test_streaming import QUIET, SYNTHETIC, _records, _streaming
 from tools import forked
 
 ROOT = Path(__file__).resolve().parents[1]
+LAUNCHER = ('import subprocess, sys, types; from tools import forked; from composer.cli import launcher; '
+            'launcher.subprocess = types.SimpleNamespace(**{**vars(subprocess), "Popen": forked.Popen}); '
+            'sys.exit(launcher.main())')  # only the launcher's own Popen calls fork
 OVERRIDES = ['max_duration=2ba', 'train_data.batch_size=8', 'train_data.augment=false', 'eval_data.batch_size=8',
              'loggers.progress_bar=false', 'device=cpu']
 
@@ -31,10 +39,10 @@ def launch(tmp_path_factory, shards):
     jobs = [['probe', str(tmp / 'out'), [*OVERRIDES, f'run_folder={tmp}/run']],
             ['stream_probe', str(tmp / 'stream_out'), streaming]]
     (tmp / 'jobs.json').write_text(json.dumps(jobs))
-    cmd = [sys.executable, '-m', 'composer.cli.launcher', '-n', '2', '--stdout', str(tmp / 'stdout{rank}.txt'),
+    cmd = [sys.executable, '-c', LAUNCHER, '-n', '2', '--stdout', str(tmp / 'stdout{rank}.txt'),
            '--stderr', str(tmp / 'stderr{rank}.txt'), str(ROOT / 'tests' / 'ddp_worker.py'), str(tmp / 'jobs.json')]
     env = {**os.environ, 'PYTHONPATH': str(ROOT), 'OMP_NUM_THREADS': '1'}
-    proc = forked.run(cmd, capture_output=True, cwd=tmp, timeout=300, env=env)  # the launcher: a fork of this process
+    proc = forked.run(cmd, capture_output=True, cwd=tmp, timeout=300, env=env)  # the launcher: a fork too
     logs = '\n'.join(p.read_text()[-2000:] for p in sorted(tmp.glob('std*.txt')))
     assert proc.returncode == 0, f'{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}\n{logs}'
     return proc.stdout, tmp
