@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 from torchmetrics.classification import MulticlassAccuracy
 
 from composer_cutmix import CutMix, DenseCrossEntropyLoss, apply, cutmix_batch, dense_cross_entropy
-from tests.conftest import (
+from tests.helpers import (
     N_CLASSES,
     DictDataset,
     DictModel,
@@ -26,7 +26,7 @@ from tests.conftest import (
     tiny_loader,
     tiny_net,
 )
-from tests.conftest import run as run_with
+from tests.helpers import run as run_with
 
 
 def run(X, y, cutmix=None, **kwargs):

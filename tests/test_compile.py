@@ -8,7 +8,7 @@ from torch._dynamo.testing import CompileCounterWithBackend
 
 from composer_cutmix import Mixer, MixUpCutMix
 from composer_cutmix.mixing import DrawTensors, MixParams, apply, apply_tensors, mix_step, mix_targets
-from tests.conftest import N_CLASSES, make_trainer, tiny_data
+from tests.helpers import N_CLASSES, make_trainer, tiny_data
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from benchmarks.syncs import SyncCensus
 from composer_cutmix import CutMix, Mixer, MixUp, MixUpCutMix, apply, cutmix_batch, mix_targets, mixup_batch
 from composer_cutmix.mixing import draw_cutmix, draw_mixup
-from tests.conftest import N_CLASSES, Recorder, tiny_data, tiny_loader, tiny_net
+from tests.helpers import N_CLASSES, Recorder, tiny_data, tiny_loader, tiny_net
 
 # 'cuda' (default): the real thing. 'cpu': the same tests as a dry run of their logic (see the module docstring).
 DEVICE = os.environ.get('COMPOSER_CUTMIX_GPU_TESTS_ON', 'cuda')

@@ -15,7 +15,7 @@ from composer.models import ComposerClassifier
 from torchmetrics.classification import MulticlassAccuracy
 
 from composer_cutmix import CutMix, DenseCrossEntropyLoss, FMix, MixingError, MixUp, MixUpCutMix, RandomMix, ResizeMix
-from tests.conftest import (
+from tests.helpers import (
     N_CLASSES,
     DictDataset,
     DictModel,

@@ -15,7 +15,7 @@ from composer.algorithms import MixUp as ComposerMixUp
 from composer.models import ComposerClassifier
 
 from composer_cutmix import CutMix, FMix, MixingError, MixUp, MixUpCutMix, RandomMix, ResizeMix, apply
-from tests.conftest import N_CLASSES, expected_mix, expected_targets, make_trainer, run, tiny_data, tiny_net
+from tests.helpers import N_CLASSES, expected_mix, expected_targets, make_trainer, run, tiny_data, tiny_net
 
 
 def four_ops():
