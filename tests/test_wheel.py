@@ -59,12 +59,15 @@ def test_the_installed_wheel_trains_a_recipe_by_name(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     cli = str(venv / 'bin' / 'composer-cutmix')
 
-    # what the wheel holds: its version in the name, every recipe once (read from the wheel, not from a process)
+    # the version is the wheel's (its name); the recipes ship in it, each once, and the installed command lists them
     assert wheel.name.startswith(f'composer_cutmix-{__version__}-')
     with zipfile.ZipFile(wheel) as archive:
         shipped = sorted(Path(n).stem for n in archive.namelist() if n.startswith('composer_cutmix/recipes/')
                          and n.endswith('.yaml'))
-    assert shipped == sorted(p.stem for p in (ROOT / 'yamls').glob('*.yaml'))
+    recipes = sorted(p.stem for p in (ROOT / 'yamls').glob('*.yaml'))
+    assert shipped == recipes
+    listing = subprocess.Popen([cli, 'recipes'], cwd=elsewhere, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)  # side by side with the training below
 
     run_folder = tmp_path / 'run'  # the installed command finds the recipe by name, from outside the repository
     train = ['train', 'fashion_mnist', 'max_duration=2ba', 'train_data.subset=64', 'train_data.batch_size=16',
@@ -73,6 +76,11 @@ def test_the_installed_wheel_trains_a_recipe_by_name(tmp_path):
     done = subprocess.run([cli, *train], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f'composer-cutmix {" ".join(train)}: {done.stderr}'
     assert 'final metrics of fashion_mnist' in done.stdout  # run_name: the recipe's name
+    listed, errors = listing.communicate(timeout=120)
+    assert listing.returncode == 0, errors
+    assert [line.split()[0] for line in listed.splitlines()[:-1]] == recipes  # every recipe, then the hint
+    assert any(line.startswith('fashion_mnist ') and 'The default job: CutMix on Fashion-MNIST' in line
+               for line in listed.splitlines())
     lines = [json.loads(x) for x in (run_folder / 'metrics.jsonl').read_text().splitlines()]
     assert [x['batch'] for x in lines if 'loss/train/total' in x] == [1, 2]
     config = (run_folder / 'config.yaml').read_text()
