@@ -78,9 +78,10 @@ def test_the_installed_wheel_trains_a_recipe_by_name(tmp_path):
     assert 'final metrics of fashion_mnist' in done.stdout  # run_name: the recipe's name
     listed, errors = listing.communicate(timeout=120)
     assert listing.returncode == 0, errors
-    assert [line.split()[0] for line in listed.splitlines()[:-1]] == recipes  # every recipe, then the hint
+    listed = listed.splitlines()
+    assert [line.split()[0] for line in listed[:-1]] == recipes  # every recipe, then the hint
     assert any(line.startswith('fashion_mnist ') and 'The default job: CutMix on Fashion-MNIST' in line
-               for line in listed.splitlines())
+               for line in listed)
     lines = [json.loads(x) for x in (run_folder / 'metrics.jsonl').read_text().splitlines()]
     assert [x['batch'] for x in lines if 'loss/train/total' in x] == [1, 2]
     config = (run_folder / 'config.yaml').read_text()

@@ -33,7 +33,6 @@ from collections.abc import Sequence
 from typing import IO, Any, Optional, Union
 
 PIPE, STDOUT = subprocess.PIPE, subprocess.STDOUT
-_new_interpreter = subprocess.Popen  # kept: a caller may put ``Popen`` in its place (a launcher's ranks as forks)
 Target = Union[None, int, IO[Any]]
 
 
@@ -48,7 +47,8 @@ def _exit_code(code: Any) -> int:
 
 def _main(args: Sequence[str]) -> None:
     """What ``python ARGS`` runs, in this process (``-u`` is dropped: the child's streams are line-buffered)."""
-    args = list(args[1:] if args[0] == '-u' else args)
+    if args[0] == '-u':
+        args = args[1:]
     extra = [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p and p not in sys.path]
     if args[0] == '-c':
         sys.argv, sys.path[0] = ['-c', *args[2:]], ''
@@ -114,7 +114,7 @@ def Popen(cmd: Sequence[Any], *, cwd: Any = None, env: Optional[dict] = None, st
     interpreter (in its own session, as the fork is)."""
     if fork and forkable():
         return Forked(cmd, cwd=cwd, env=env, stdout=stdout, stderr=stderr, text=text)
-    return _new_interpreter([str(c) for c in cmd], cwd=cwd, env=env, stdout=stdout, stderr=stderr, text=text,
+    return subprocess.Popen([str(c) for c in cmd], cwd=cwd, env=env, stdout=stdout, stderr=stderr, text=text,
                             start_new_session=True, **({'errors': 'replace'} if text else {}))
 
 
