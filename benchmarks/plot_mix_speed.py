@@ -39,7 +39,14 @@ def plot(payload: dict, out: str, title: str = '') -> None:
     cases = payload['cases']
     cols = 2
     rows = (len(cases) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(7.5 * cols, 3.9 * rows), squeeze=False)
+    width, height = 7.5 * cols, 3.9 * rows
+    fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
+    # Margins in inches, set once: tight_layout would lay out every panel's text a second time only to measure it
+    # (a third of the plot's time), and it let the figure's title run into the top row's titles.
+    left, right, across, top, bottom, down = 2.3, 0.3, 2.5, 0.8, 0.55, 0.95  # `across`, `down`: between panels
+    fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height,
+                        wspace=across / ((width - left - right - across * (cols - 1)) / cols),
+                        hspace=down / ((height - top - bottom - down * (rows - 1)) / rows))
     for ax, entry in zip(axes.flat, cases):
         case = entry['case']
         measured = [r for r in entry['rows'] if r['median_ms'] is not None]
@@ -66,8 +73,7 @@ def plot(payload: dict, out: str, title: str = '') -> None:
     for ax in list(axes.flat)[len(cases):]:
         ax.axis('off')
     fig.suptitle(title or 'One mixing step: ours vs Composer, timm, torchvision, kornia, mmpretrain and the floors',
-                 fontsize=11)
-    fig.tight_layout()
+                 fontsize=11, y=1 - 0.3 / height)
     fig.savefig(out, dpi=110)
     plt.close(fig)
 
