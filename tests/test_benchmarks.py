@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tools import forked
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 180  # each script takes well under 30 s on 2 cores; the margin is for a loaded machine
@@ -65,7 +66,10 @@ from pathlib import Path
 
 import torch
 
-sys.modules['composer'] = None  # as on a GPU image whose torch this Composer was not built for
+# as on a GPU image whose torch this Composer was not built for; ours and the benchmarks are imported afresh
+for name in [m for m in sys.modules if m.split('.')[0] in ('composer', 'composer_cutmix', 'benchmarks')]:
+    del sys.modules[name]
+sys.modules['composer'] = None
 from benchmarks import gpu_study, train_overhead
 
 sets, source = gpu_study.load_data(Path(sys.argv[1]), torch.device('cpu'), 8, 8)
@@ -82,13 +86,15 @@ sys.exit(train_overhead.main(['--tiny', '--device', 'cpu', '--threads', '1', '--
 def test_where_composer_does_not_import_the_plain_loop_runs_on_the_runners_network_and_reader(tmp_path):
     """Where ``import composer`` fails (the GPU image): ``train_overhead.py`` falls back to its plain PyTorch loop
     (no augmentation against our functions), and the GPU study and the loop build the runner's CifarResNet and read
-    idx files with the runner's reader: the package and the runner import their other modules on first use."""
+    idx files with the runner's reader: the package and the runner import their other modules on first use.
+    In a fork of this process (:mod:`tools.forked`) that drops Composer, ours and the benchmarks and blocks
+    Composer: a new interpreter would spend seconds importing torch again."""
     from tests.test_runner_errors import tiny_fashion_mnist
 
     folder = tiny_fashion_mnist(tmp_path / 'fm', n=16)
-    proc = subprocess.run([sys.executable, '-c', NO_COMPOSER, str(folder), str(tmp_path / 't.json')], cwd=ROOT,
-                          capture_output=True, text=True, timeout=TIMEOUT_S,
-                          env={**os.environ, 'COMPOSER_CUTMIX_CACHE': str(tmp_path / 'cache')})
+    proc = forked.run([sys.executable, '-c', NO_COMPOSER, str(folder), str(tmp_path / 't.json')], cwd=ROOT,
+                      capture_output=True, timeout=TIMEOUT_S,
+                      env={**os.environ, 'COMPOSER_CUTMIX_CACHE': str(tmp_path / 'cache')})
     out = proc.stdout
     assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
     facts = json.loads(re.search(r'^FACTS (.*)$', out, flags=re.MULTILINE).group(1))
