@@ -14,6 +14,8 @@ from typing import Optional
 
 __all__ = ['main', 'plot']
 
+PEERS = {'composer': 'Composer', 'timm': 'timm', 'torchvision': 'torchvision', 'kornia': 'kornia',
+         'mmpretrain': 'mmpretrain'}
 COLOURS = {'ours': '#1f77b4', 'composer': '#d62728', 'floor': '#7f7f7f', 'peer': '#ff7f0e'}
 
 
@@ -72,8 +74,10 @@ def plot(payload: dict, out: str, title: str = '') -> None:
         ax.tick_params(axis='y', labelsize=8)
     for ax in list(axes.flat)[len(cases):]:
         ax.axis('off')
-    fig.suptitle(title or 'One mixing step: ours vs Composer, timm, torchvision, kornia, mmpretrain and the floors',
-                 fontsize=11, y=1 - 0.3 / height)
+    measured = {r['key'] for entry in cases for r in entry['rows'] if r['median_ms'] is not None}
+    peers = [name for key, name in PEERS.items() if key in measured]  # the ones that ran, not the ones tried
+    fig.suptitle(title or f'One mixing step: ours vs {", ".join(peers)} and the floors', fontsize=11,
+                 y=1 - 0.3 / height)
     fig.savefig(out, dpi=110)
     plt.close(fig)
 
