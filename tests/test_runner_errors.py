@@ -107,6 +107,21 @@ def test_a_num_classes_mismatch_in_the_yaml_is_refused_before_training(tmp_path,
     assert rc == 2 and 'CutMix(num_classes=7) does not match the model, which has num_classes=10' in err
 
 
+def test_training_data_too_small_for_one_batch_is_refused_before_anything_is_written(tmp_path, capsys):
+    """With the incomplete batch dropped, an epoch has no batches and Composer runs empty epochs for ever."""
+    run = tmp_path / 'run'
+    rc = main(['train', SYNTHETIC, *QUIET, f'run_folder={run}', 'train_data.num_samples=8'])  # batches of 16
+    err = ' '.join(capsys.readouterr().err.split())
+    assert rc == 2 and 'Traceback' not in err, err
+    assert ('train_data: 8 samples make no full batch of 16, and train_data.drop_last drops the incomplete one, so '
+            'an epoch would have no batches and the run would never end. Set train_data.batch_size=8 or less, or '
+            'train_data.drop_last=false.') in err
+    assert not run.exists()
+    tiny = {'name': 'synthetic', 'num_samples': 8, 'batch_size': 16}
+    assert len(build_dataloader({**tiny, 'drop_last': False}, train=True)) == 1  # kept: one batch of 8
+    assert len(build_dataloader(tiny, train=False)) == 1  # evaluation keeps its incomplete batch
+
+
 def test_autoresume_needs_a_save_folder(tmp_path, capsys):
     assert main(['train', SYNTHETIC, *QUIET, f'run_folder={tmp_path}', 'autoresume=true']) == 2
     assert 'autoresume: true needs save_folder' in ' '.join(capsys.readouterr().err.split())

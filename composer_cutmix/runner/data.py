@@ -455,7 +455,8 @@ def build_dataloader(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str]
         augmented the same way).
 
     Raises:
-        ConfigError: a mapping with a bad key or value.
+        ConfigError: a mapping with a bad key or value, or too few samples for one batch (an epoch of no batches
+            never ends).
         DataNotFoundError: the data is not there.
 
     Example:
@@ -473,23 +474,34 @@ def build_dataloader(cfg: Any, train: bool, *, seed: int = 0, key: Optional[str]
     ds = build_dataset(cfg, train, seed=seed, key=key, local_root=local_root)
     drop_last = train if cfg.drop_last is None else cfg.drop_last
     if cfg.name == 'streaming':
-        return _streaming_loader(ds, cfg, train, seed, drop_last)
-    shuffle = train if cfg.shuffle is None else cfg.shuffle
-    sampler = dist.get_sampler(ds, shuffle=shuffle, drop_last=drop_last, seed=seed)
-    collate = None
-    if cfg.name != 'imagefolder':
-        pad = _STATS[cfg.name][2] if cfg.name in _STATS else 2
-        collate = BatchTransform(ds.info.mean, ds.info.std, augment=train and cfg.augment, pad=pad)
-    return DataLoader(
-        ds,
-        batch_size=cfg.batch_size,
-        sampler=sampler,
-        drop_last=drop_last,
-        num_workers=cfg.num_workers,
-        collate_fn=collate,
-        pin_memory=torch.cuda.is_available(),
-        persistent_workers=cfg.num_workers > 0,
-    )
+        loader, samples = _streaming_loader(ds, cfg, train, seed, drop_last), len(ds)  # this rank's share
+    else:
+        shuffle = train if cfg.shuffle is None else cfg.shuffle
+        sampler = dist.get_sampler(ds, shuffle=shuffle, drop_last=drop_last, seed=seed)
+        collate = None
+        if cfg.name != 'imagefolder':
+            pad = _STATS[cfg.name][2] if cfg.name in _STATS else 2
+            collate = BatchTransform(ds.info.mean, ds.info.std, augment=train and cfg.augment, pad=pad)
+        loader = DataLoader(
+            ds,
+            batch_size=cfg.batch_size,
+            sampler=sampler,
+            drop_last=drop_last,
+            num_workers=cfg.num_workers,
+            collate_fn=collate,
+            pin_memory=torch.cuda.is_available(),
+            persistent_workers=cfg.num_workers > 0,
+        )
+        samples = len(sampler)  # this rank's share
+    if len(loader) == 0:  # Composer would run empty epochs for ever towards a duration in batches or samples
+        ranks = dist.get_world_size()
+        share = f' (the share of each of {ranks} ranks)' if ranks > 1 else ''
+        why = (f'{samples} samples{share} make no full batch of {cfg.batch_size}, and {key}.drop_last drops the '
+               f'incomplete one' if samples else f'no samples{share}')
+        fix = (f'Set {key}.batch_size={samples} or less, or {key}.drop_last=false' if samples else
+               f'Check {key}.subset and where the data is')
+        raise ConfigError(f'{key}: {why}, so an epoch would have no batches and the run would never end. {fix}.')
+    return loader
 
 
 def _streaming_loader(ds: Any, cfg: Any, train: bool, seed: int, drop_last: bool) -> DataLoader:
