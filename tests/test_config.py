@@ -80,6 +80,8 @@ def test_wrong_type_names_key_type_and_value(override, expected):
     ('scheduler.name=step', ["scheduler.name", "'step'", 'cosine, multistep, constant']),
     ('precision=fp16', ['precision', "'fp16'", 'amp_bf16']),
     ('max_duration=3epochs', ['max_duration', "'3epochs'", "'2ba'"]),
+    ('max_duration=0ba', ['max_duration must be a positive number', "got '0ba'"]),
+    ('max_duration=1dur', ['max_duration must be a positive number', "got '1dur'"]),
     ('eval_data.subset=0', ['eval_data.subset', '>= 1', '0']),
     ('algorithms.random_mix.ops.ema={}', ['algorithms.random_mix.ops', "'ema'", 'mixup, cutmix, resizemix, fmix']),
     ('algorithms.random_mix.probs=[1.0]', ['algorithms.random_mix.ops', 'needs a mapping', 'fmix: {}']),

@@ -257,7 +257,7 @@ class RunConfig:
         seed: seeds Composer (model init, CutMix draws, shuffling, augmentation).
         device: ``auto`` (gpu when CUDA is available, else cpu), ``cpu``, ``gpu`` or ``mps``.
         precision: ``fp32``, ``amp_bf16`` or ``amp_fp16``.
-        max_duration: a Composer time: ``'3ep'``, ``'2ba'`` (a smoke run), ``'10000sp'``.
+        max_duration: a positive Composer time: ``'3ep'``, ``'2ba'`` (a smoke run), ``'10000sp'``.
         eval_interval: how often to evaluate (``'1ep'``, ``'500ba'``).
         device_train_microbatch_size: split each batch for gradient accumulation (an int, or ``'auto'``).
         model, train_data, eval_data, optimizer, scheduler, loggers: see their classes; ``eval_data: null``
@@ -331,6 +331,16 @@ def _time(key: str, value: Any, units: str = 'ep, ba, sp, dur') -> None:
 def _positive(key: str, value: Any, low: int = 1) -> None:
     if value is not None and value < low:
         raise ConfigError(f'{key} must be >= {low}, got {value!r}.')
+
+
+def _duration(key: str, value: Any) -> None:
+    """How long to train: Composer accepts any time here and fails in ``fit`` on zero or a share of itself."""
+    from composer.core import Time, TimeUnit
+
+    _time(key, value, 'ep, ba, sp')
+    if (t := Time.from_timestring(str(value))).unit == TimeUnit.DURATION or t.value <= 0:
+        raise ConfigError(f"{key} must be a positive number of epochs, batches or samples ('3ep', '2ba', '10000sp'), "
+                          f"got {value!r}.")
 
 
 def _interval(key: str, value: Any) -> None:
@@ -488,7 +498,7 @@ def validate(cfg: DictConfig, *, check_model_name: Callable[[str], None],
             check_data(cfg[part], part, check_name=check_dataset_name)
     check_algorithms(cfg.algorithms, check_names=check_algorithm_names)
     check_loggers(cfg.loggers)
-    _time('max_duration', cfg.max_duration)
+    _duration('max_duration', cfg.max_duration)
     _time('eval_interval', cfg.eval_interval)
     _time('save_interval', cfg.save_interval)
     mb = cfg.device_train_microbatch_size
