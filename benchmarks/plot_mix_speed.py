@@ -74,8 +74,8 @@ def plot(payload: dict, out: str, title: str = '') -> None:
         ax.tick_params(axis='y', labelsize=8)
     for ax in list(axes.flat)[len(cases):]:
         ax.axis('off')
-    measured = {r['key'] for entry in cases for r in entry['rows'] if r['median_ms'] is not None}
-    peers = [name for key, name in PEERS.items() if key in measured]  # the ones that ran, not the ones tried
+    ran = {r['key'] for entry in cases for r in entry['rows'] if r['median_ms'] is not None}
+    peers = [name for key, name in PEERS.items() if key in ran]  # the ones that ran, not the ones tried
     fig.suptitle(title or f'One mixing step: ours vs {", ".join(peers)} and the floors', fontsize=11,
                  y=1 - 0.3 / height)
     fig.savefig(out, dpi=110)

@@ -316,15 +316,17 @@ def _one_of(key: str, value: Any, accepted: Sequence[str]) -> None:
         raise ConfigError(f'{key}: unknown value {value!r}. Accepted: {", ".join(map(str, accepted))}.')
 
 
-def _time(key: str, value: Any, units: str = 'ep, ba, sp, dur') -> None:
+def _time(key: str, value: Any, units: str = 'ep, ba, sp, dur') -> Any:
+    """``value`` as a Composer ``Time``; ``units``: the ones the message offers."""
     from composer.core import Time
 
     try:
-        Time.from_timestring(str(value))
+        return Time.from_timestring(str(value))
     except (ValueError, TypeError):
+        example = ", '0.5dur'" if 'dur' in units else ''
         raise ConfigError(
-            f"{key}: {value!r} is not a Composer time. Write a number and a unit ({units}), e.g. '3ep', '2ba', "
-            f"'0.5dur'.",
+            f"{key}: {value!r} is not a Composer time. Write a number and a unit ({units}), e.g. '3ep', "
+            f"'2ba'{example}.",
         ) from None
 
 
@@ -335,20 +337,18 @@ def _positive(key: str, value: Any, low: int = 1) -> None:
 
 def _duration(key: str, value: Any) -> None:
     """How long to train: Composer accepts any time here and fails in ``fit`` on zero or a share of itself."""
-    from composer.core import Time, TimeUnit
+    from composer.core import TimeUnit
 
-    _time(key, value, 'ep, ba, sp')
-    if (t := Time.from_timestring(str(value))).unit == TimeUnit.DURATION or t.value <= 0:
+    if (t := _time(key, value, 'ep, ba, sp')).unit == TimeUnit.DURATION or t.value <= 0:
         raise ConfigError(f"{key} must be a positive number of epochs, batches or samples ('3ep', '2ba', '10000sp'), "
                           f"got {value!r}.")
 
 
 def _interval(key: str, value: Any) -> None:
     """A positive number of epochs or batches, what the console logger and the image callback count in."""
-    from composer.core import Time, TimeUnit
+    from composer.core import TimeUnit
 
-    _time(key, value, 'ep, ba')
-    t = Time.from_timestring(str(value))
+    t = _time(key, value, 'ep, ba')
     if t.unit not in (TimeUnit.EPOCH, TimeUnit.BATCH) or t.value < 1:
         raise ConfigError(f"{key} must be a positive number of epochs or batches ('1ep', '100ba'), got {value!r}.")
 
